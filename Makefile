@@ -1,0 +1,78 @@
+# Sparse-DySta: thin front over the project's Python entry points.
+# Every target creates/updates the local virtual environment (.venv) by itself.
+# `make help` lists the targets.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.stamp-base
+SYNTH_STAMP  := $(VENV)/.stamp-synth
+TRACES_STAMP := $(VENV)/.stamp-traces
+
+# make sim parameters (empty = scenario defaults)
+WORKLOAD ?= arvr
+SCHED    ?=
+RATE     ?=
+SLO      ?=
+N        ?=
+SEED     ?=
+BACKEND  ?=
+OUT      ?= out
+VCD      ?=
+# make verilog / synth parameters
+SLOTS    ?= 16
+LANES    ?= 16
+# pytest extra arguments, e.g. make test ARGS="-k scheduler"
+ARGS     ?=
+JOBS     ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help venv sim test bench traces verilog synth lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter SCHED= RATE= SLO= N= SEED= BACKEND= OUT= VCD=1"
+	@echo "  hw knobs:  SLOTS=16 LANES=16"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(SYNTH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,synth]'
+	touch $@
+
+$(TRACES_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,traces]'
+	touch $@
+
+venv: $(STAMP)  ## create the virtual environment (.venv) with the test tools
+
+sim: $(STAMP)  ## run a scenario: WORKLOAD=arvr [SCHED= RATE= SLO= N= SEED= BACKEND= OUT= VCD=1]
+	$(PY) -m sim run --workload $(WORKLOAD) --out $(OUT) \
+	  $(if $(SCHED),--sched $(SCHED)) $(if $(RATE),--rate $(RATE)) $(if $(SLO),--slo $(SLO)) \
+	  $(if $(N),--n $(N)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
+	  $(if $(VCD),--vcd)
+
+test: $(STAMP)  ## run every test (unit, Amaranth simulation, cocotb on exported Verilog)
+	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) -q $(ARGS)
+
+bench: $(STAMP)  ## benchmarks; results in out/bench/*.json
+	$(PY) -m sim.bench --out $(OUT)/bench
+
+traces: $(TRACES_STAMP)  ## re-extract the real-model traces (heavy optional dependencies)
+	$(PY) -m traces.extract
+
+verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
+	$(PY) -m rtl.export --slots $(SLOTS) --lanes $(LANES) --out build/verilog
+
+synth: $(SYNTH_STAMP)  ## FPGA synthesis reports (yosys Xilinx 7 / ECP5, nextpnr Fmax) in out/synth/
+	$(PY) -m rtl.synth --out out/synth
+
+lint: $(STAMP)  ## ruff
+	$(PY) -m ruff check .
+
+clean:  ## remove outputs and build products (keeps .venv)
+	rm -rf out build .pytest_cache

@@ -1,0 +1,255 @@
+"""Trace format v1: per-sample, per-layer sparsity and cycles of one model variant.
+
+One file per model variant (model x static sparsity pattern x level):
+``traces/<set>/<model>/<pattern>.npz`` (numpy ``savez_compressed``, no pickles) with
+
+``meta``      uint8 array holding UTF-8 JSON (see :data:`META_FIELDS`, :data:`LAYER_FIELDS`)
+``in_nnz``    int64 ``[S, L]``  non-zeros of each layer's sparse operand (input / scores)
+``out_nnz``   int64 ``[S, L]``  non-zeros of each layer's output after its activation
+``work``      int64 ``[S, L, len(lane_options)]``  datapath work counts per lane option
+``cycles``    int64 ``[S, L]``  cycles on the reference configuration (``ref_lanes``)
+
+``S`` samples (ids in ``meta.samples``), ``L`` layers (``meta.layers``). The format is
+documented in ``docs/trace_format.md``. :func:`load_variant` validates everything and
+raises :class:`TraceError` naming the file, the field and the offending value.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TRACE_VERSION", "LAYER_KINDS", "PATTERN_FAMILIES", "TraceError", "Layer",
+           "Variant", "load_variant", "save_variant", "load_set", "TRACE_ROOT"]
+
+TRACE_VERSION = 1
+TRACE_ROOT = Path(__file__).resolve().parent
+LAYER_KINDS = ("conv", "fc", "attention")
+PATTERN_FAMILIES = ("dense", "unstructured", "block", "channel")
+ARRAYS = ("in_nnz", "out_nnz", "work", "cycles")
+
+# name -> (type, required); types are checked with isinstance
+META_FIELDS = {
+    "version": (int, True),
+    "model": (str, True),
+    "pattern": (str, True),            # variant name, e.g. "dense", "block50"
+    "family": (str, True),             # one of PATTERN_FAMILIES
+    "level": ((int, float), True),     # target weight sparsity 0..1 (0 for dense)
+    "ref_lanes": (int, True),
+    "lane_options": (list, True),
+    "layers": (list, True),
+    "samples": (list, True),
+    "fixture": (bool, False),          # True: synthetic test fixture, not a benchmark
+    "source": (dict, False),           # provenance: package, version, licence, inputs
+    "notes": (str, False),
+}
+LAYER_FIELDS = {
+    "name": (str, True),
+    "kind": (str, True),               # one of LAYER_KINDS
+    "M": (int, True), "K": (int, True), "N": (int, True), "groups": (int, True),
+    "macs": (int, True),
+    "out_size": (int, True),           # output elements (what out_nnz counts)
+    "weight_density": ((int, float), True),
+}
+
+
+class TraceError(ValueError):
+    """A trace or workload file is malformed; the message names file, field and value."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    kind: str
+    M: int
+    K: int
+    N: int
+    groups: int
+    macs: int
+    out_size: int
+    weight_density: float
+
+
+@dataclass
+class Variant:
+    """One model variant's trace, validated."""
+
+    model: str
+    pattern: str
+    family: str
+    level: float
+    ref_lanes: int
+    lane_options: tuple[int, ...]
+    layers: tuple[Layer, ...]
+    samples: tuple[str, ...]
+    in_nnz: np.ndarray
+    out_nnz: np.ndarray
+    work: np.ndarray
+    cycles: np.ndarray
+    fixture: bool = False
+    source: dict = field(default_factory=dict)
+    notes: str = ""
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.pattern}"
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.samples)
+
+    def total_cycles(self) -> np.ndarray:
+        """End-to-end isolated cycles per sample, ``[S]``."""
+        return self.cycles.sum(axis=1)
+
+    def meta(self) -> dict:
+        return {
+            "version": TRACE_VERSION, "model": self.model, "pattern": self.pattern,
+            "family": self.family, "level": self.level, "ref_lanes": self.ref_lanes,
+            "lane_options": list(self.lane_options),
+            "layers": [vars(layer) for layer in self.layers],
+            "samples": list(self.samples), "fixture": self.fixture,
+            "source": self.source, "notes": self.notes,
+        }
+
+
+def _check_fields(where: str, obj, spec: dict):
+    if not isinstance(obj, dict):
+        raise TraceError(f"{where}: expected an object, got {type(obj).__name__}")
+    for name, (typ, required) in spec.items():
+        if name not in obj:
+            if required:
+                raise TraceError(f"{where}: missing field '{name}'")
+            continue
+        v = obj[name]
+        if isinstance(v, bool) and typ is not bool:
+            ok = False
+        else:
+            ok = isinstance(v, typ)
+        if not ok:
+            tn = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+            raise TraceError(f"{where}: field '{name}' must be {tn}, got {v!r}")
+
+
+def _validate(path, meta: dict, arrays: dict) -> Variant:
+    f = str(path)
+    _check_fields(f, meta, META_FIELDS)
+    if meta["version"] != TRACE_VERSION:
+        raise TraceError(f"{f}: field 'version' is {meta['version']!r}, "
+                         f"this loader reads version {TRACE_VERSION}")
+    if meta["family"] not in PATTERN_FAMILIES:
+        raise TraceError(f"{f}: field 'family' has unknown value {meta['family']!r} "
+                         f"(expected one of {PATTERN_FAMILIES})")
+    if not 0 <= meta["level"] <= 1:
+        raise TraceError(f"{f}: field 'level' must be in [0, 1], got {meta['level']!r}")
+    lanes = meta["lane_options"]
+    if not lanes or not all(isinstance(x, int) and x > 0 for x in lanes):
+        raise TraceError(f"{f}: field 'lane_options' must be positive ints, got {lanes!r}")
+    if meta["ref_lanes"] not in lanes:
+        raise TraceError(f"{f}: field 'ref_lanes'={meta['ref_lanes']!r} "
+                         f"not in lane_options {lanes!r}")
+    if not meta["layers"]:
+        raise TraceError(f"{f}: field 'layers' is empty")
+    layers = []
+    for i, lay in enumerate(meta["layers"]):
+        where = f"{f}: layers[{i}]"
+        _check_fields(where, lay, LAYER_FIELDS)
+        if lay["kind"] not in LAYER_KINDS:
+            raise TraceError(f"{where}: field 'kind' has unknown value {lay['kind']!r} "
+                             f"(expected one of {LAYER_KINDS})")
+        for k in ("M", "K", "N", "groups", "macs", "out_size"):
+            if lay[k] < (0 if k == "macs" else 1):
+                raise TraceError(f"{where}: field '{k}' must be positive, got {lay[k]!r}")
+        if not 0 <= lay["weight_density"] <= 1:
+            raise TraceError(f"{where}: field 'weight_density' must be in [0, 1], "
+                             f"got {lay['weight_density']!r}")
+        layers.append(Layer(**{k: lay[k] for k in LAYER_FIELDS}))
+    samples = meta["samples"]
+    if not samples:
+        raise TraceError(f"{f}: field 'samples' is empty (no samples in trace)")
+    if not all(isinstance(s, str) for s in samples) or len(set(samples)) != len(samples):
+        raise TraceError(f"{f}: field 'samples' must be unique strings")
+    S, L = len(samples), len(layers)
+    shapes = {"in_nnz": (S, L), "out_nnz": (S, L), "work": (S, L, len(lanes)), "cycles": (S, L)}
+    out = {}
+    for name in ARRAYS:
+        if name not in arrays:
+            raise TraceError(f"{f}: missing array '{name}'")
+        a = arrays[name]
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TraceError(f"{f}: array '{name}' must be integer, got dtype {a.dtype}")
+        if a.shape != shapes[name]:
+            raise TraceError(f"{f}: array '{name}' has shape {a.shape}, "
+                             f"expected {shapes[name]} (samples x layers)")
+        if a.size and a.min() < 0:
+            idx = np.unravel_index(int(np.argmin(a)), a.shape)
+            raise TraceError(f"{f}: array '{name}' has negative value {int(a[idx])} "
+                             f"at sample {samples[idx[0]]!r}, layer {layers[idx[1]].name!r}")
+        out[name] = a.astype(np.int64)
+    for j, lay in enumerate(layers):
+        col = out["out_nnz"][:, j]
+        if col.size and col.max() > lay.out_size:
+            raise TraceError(f"{f}: array 'out_nnz' value {int(col.max())} exceeds "
+                             f"out_size {lay.out_size} of layer {lay.name!r}")
+    return Variant(model=meta["model"], pattern=meta["pattern"], family=meta["family"],
+                   level=float(meta["level"]), ref_lanes=meta["ref_lanes"],
+                   lane_options=tuple(lanes), layers=tuple(layers), samples=tuple(samples),
+                   fixture=meta.get("fixture", False), source=meta.get("source", {}),
+                   notes=meta.get("notes", ""), path=Path(path), **out)
+
+
+def load_variant(path) -> Variant:
+    """Load and validate one variant file; raise :class:`TraceError` on any defect."""
+    path = Path(path)
+    if not path.is_file():
+        raise TraceError(f"{path}: no such trace file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise TraceError(f"{path}: not a readable .npz trace ({e})") from None
+    if "meta" not in arrays:
+        raise TraceError(f"{path}: missing array 'meta'")
+    try:
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TraceError(f"{path}: field 'meta' is not valid JSON ({e})") from None
+    return _validate(path, meta, arrays)
+
+
+def save_variant(v: Variant, path) -> Path:
+    """Validate ``v`` and write it to ``path`` (directories created)."""
+    path = Path(path)
+    meta = v.meta()
+    arrays = {k: np.asarray(getattr(v, k)) for k in ARRAYS}
+    _validate(path, meta, arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, meta=blob, **{k: a.astype(np.int64) for k, a in arrays.items()})
+    return path
+
+
+def load_set(root) -> dict[tuple[str, str], Variant]:
+    """Load every ``<model>/<pattern>.npz`` below ``root``: ``{(model, pattern): Variant}``."""
+    root = Path(root)
+    files = sorted(root.glob("*/*.npz"))
+    if not files:
+        raise TraceError(f"{root}: no trace files (<model>/<pattern>.npz) found")
+    out = {}
+    for p in files:
+        v = load_variant(p)
+        if (v.model, v.pattern) != (p.parent.name, p.stem):
+            raise TraceError(f"{p}: fields 'model'/'pattern' = {v.model!r}/{v.pattern!r} "
+                             f"do not match the file's place {p.parent.name!r}/{p.stem!r}")
+        out[(v.model, v.pattern)] = v
+    return out
