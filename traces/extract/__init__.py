@@ -1,0 +1,1 @@
+"""Trace extraction from real pretrained models (``python -m traces.extract``)."""

@@ -1,0 +1,358 @@
+"""Framework-independent pieces of trace extraction.
+
+Every extractor (TFLite, ONNX, PyTorch) reduces a layer to the datapath's GEMM view:
+``groups`` GEMMs of ``M`` rows x ``K`` reduction x ``N`` output columns, with the sparse
+operand ``x [groups, M, K]`` (im2col rows of the input activation, fc inputs, or the
+thresholded attention score matrix) and the weights ``w [groups, K, N]``. ``K`` is always
+ordered ``(kh, kw, cin)``, the same order :func:`im2col_mask` produces.
+
+Contents: :func:`gemm_weight` / :func:`gemm_to_layout` (framework layout <-> GEMM view),
+:func:`prune` (magnitude pruning to the pattern families), :func:`im2col_mask` /
+:func:`im2col_colcount` (conv operand masks), :func:`layer_record` (one layer's counts,
+work and cycles), :func:`write_variant` (a trace file via :func:`traces.format.save_variant`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rtl.accelerator.cycle_model import LANE_OPTIONS, REF_LANES, layer_cycles, passes
+from traces.format import LAYER_FIELDS, PATTERN_FAMILIES, TRACE_ROOT, Layer, Variant, save_variant
+
+__all__ = [
+    "BLOCK",
+    "DATA_ROOT",
+    "PATTERNS",
+    "gemm_to_layout",
+    "gemm_weight",
+    "im2col",
+    "im2col_colcount",
+    "im2col_mask",
+    "layer_record",
+    "prune",
+    "same_padding",
+    "work_from_colcount",
+    "write_variant",
+]
+
+DATA_ROOT = TRACE_ROOT / "data"
+BLOCK = 8   # block pruning granularity along N: 1 x BLOCK, aligned to the smallest lane group
+# pattern name -> (family, level); the variants every model is extracted for
+PATTERNS = {
+    "dense": ("dense", 0.0),
+    "unstructured50": ("unstructured", 0.5), "unstructured75": ("unstructured", 0.75),
+    "block50": ("block", 0.5), "block75": ("block", 0.75),
+    "channel50": ("channel", 0.5), "channel75": ("channel", 0.75),
+}
+LAYOUTS = ("OHWI", "1HWO", "OIHW", "NK", "KN")
+
+
+def _pair(v, what):
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    v = tuple(int(x) for x in v)
+    if len(v) != 2:
+        raise ValueError(f"{what}: expected an int or a pair, got {v!r}")
+    return v
+
+
+def gemm_weight(w: np.ndarray, kind: str, layout: str, groups: int = 1) -> np.ndarray:
+    """Canonical GEMM view ``[groups, K, N]`` of a conv / fc weight.
+
+    Parameters
+    ----------
+    w : array
+        The weight in its framework layout.
+    kind : ``"conv"`` or ``"fc"``
+    layout : str
+        ``"OHWI"`` (TFLite conv), ``"1HWO"`` (TFLite depthwise, channel multiplier folded
+        into O), ``"OIHW"`` (ONNX / PyTorch conv, grouped or depthwise), ``"NK"`` (fc weight
+        ``[out, in]``: TFLite FULLY_CONNECTED, torch Linear), ``"KN"`` (fc ``[in, out]``).
+    groups : int
+        Convolution groups. For ``"1HWO"`` it is the number of input channels ``C``
+        (``O = C * multiplier``); output column ``n`` of group ``g`` is channel
+        ``g * (O // groups) + n``.
+
+    Returns
+    -------
+    array ``[groups, K, N]`` with ``K`` ordered ``(kh, kw, cin_per_group)``; a copy.
+    """
+    w = np.asarray(w)
+    if kind not in ("conv", "fc"):
+        raise ValueError(f"gemm_weight: kind must be 'conv' or 'fc', got {kind!r}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"gemm_weight: unknown layout {layout!r} (expected one of {LAYOUTS})")
+    if layout in ("NK", "KN"):
+        if w.ndim != 2 or groups != 1:
+            raise ValueError(f"gemm_weight: fc layout {layout} needs a 2-d weight and "
+                             f"groups=1, got shape {w.shape}, groups={groups}")
+        return np.array(w.T if layout == "NK" else w)[None]
+    if w.ndim != 4:
+        raise ValueError(f"gemm_weight: conv layout {layout} needs a 4-d weight, "
+                         f"got shape {w.shape}")
+    if layout == "OIHW":
+        w = w.transpose(0, 2, 3, 1)     # -> OHWI
+        layout = "OHWI"
+    if layout == "1HWO":
+        _, kh, kw, o = w.shape
+        if w.shape[0] != 1 or o % groups:
+            raise ValueError(f"gemm_weight: 1HWO weight {w.shape} does not fit groups={groups}")
+        return np.ascontiguousarray(w.reshape(kh * kw, groups, o // groups).transpose(1, 0, 2))
+    o = w.shape[0]
+    if o % groups:
+        raise ValueError(f"gemm_weight: {o} output channels not divisible by groups={groups}")
+    og = o // groups
+    return np.ascontiguousarray(w.reshape(groups, og, -1).transpose(0, 2, 1))
+
+
+def gemm_to_layout(w_gemm: np.ndarray, layout: str, shape: Sequence[int]) -> np.ndarray:
+    """Inverse of :func:`gemm_weight`: the framework-layout weight of ``shape``."""
+    w_gemm = np.asarray(w_gemm)
+    shape = tuple(int(s) for s in shape)
+    if w_gemm.ndim != 3:
+        raise ValueError(f"gemm_to_layout: expected [groups, K, N], got shape {w_gemm.shape}")
+    if layout == "NK":
+        out = w_gemm[0].T
+    elif layout == "KN":
+        out = w_gemm[0]
+    elif layout == "1HWO":
+        out = w_gemm.transpose(1, 0, 2).reshape(shape)
+    elif layout == "OHWI":
+        out = w_gemm.transpose(0, 2, 1).reshape(shape)
+    elif layout == "OIHW":
+        o, i, kh, kw = shape
+        out = w_gemm.transpose(0, 2, 1).reshape(o, kh, kw, i).transpose(0, 3, 1, 2)
+    else:
+        raise ValueError(f"gemm_to_layout: unknown layout {layout!r} (expected one of {LAYOUTS})")
+    if out.shape != shape:
+        raise ValueError(f"gemm_to_layout: GEMM view {w_gemm.shape} does not give {shape}")
+    return np.ascontiguousarray(out)
+
+
+def _smallest(scores: np.ndarray, level: float) -> np.ndarray:
+    """Boolean mask of the ``round(level * n)`` smallest scores (stable ties, by index)."""
+    flat = scores.ravel()
+    n_prune = round(level * flat.size)
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[np.argsort(flat, kind="stable")[:n_prune]] = True
+    return mask.reshape(scores.shape)
+
+
+def prune(w_gemm: np.ndarray, family: str, level: float, block: int = BLOCK) -> np.ndarray:
+    """Magnitude-prune a GEMM-view weight ``[groups, K, N]``; returns a pruned copy.
+
+    ``dense``: identity. ``unstructured``: the ``level`` fraction of weights of smallest
+    ``|w|`` over the whole layer. ``block``: ``1 x block`` tiles along ``N`` (column tiles
+    ``[j*block, (j+1)*block)`` of each row ``k``, aligned to the lane groups), the
+    ``level`` fraction of tiles with smallest L1 norm. ``channel``: whole output columns
+    (filters), the ``level`` fraction with smallest L1 norm over the layer. Counts are
+    rounded to the nearest integer; ties are broken by position (deterministic).
+    """
+    if family not in PATTERN_FAMILIES:
+        raise ValueError(f"prune: family must be one of {PATTERN_FAMILIES}, got {family!r}")
+    if not 0 <= level < 1:
+        raise ValueError(f"prune: level must be in [0, 1), got {level!r}")
+    w = np.array(w_gemm, copy=True)
+    if w.ndim != 3:
+        raise ValueError(f"prune: expected a GEMM view [groups, K, N], got shape {w.shape}")
+    if family == "dense" or level == 0:
+        return w
+    a = np.abs(w.astype(np.float64))
+    if family == "unstructured":
+        w[_smallest(a, level)] = 0
+    elif family == "channel":
+        cut = _smallest(a.sum(axis=1), level)                  # [groups, N]
+        w[np.broadcast_to(cut[:, None, :], w.shape)] = 0
+    else:
+        g, k, n = w.shape
+        nb = passes(n, block)
+        pad = np.zeros((g, k, nb * block))
+        pad[:, :, :n] = a
+        cut = _smallest(pad.reshape(g, k, nb, block).sum(axis=3), level)   # [g, K, nb]
+        w[np.repeat(cut, block, axis=2)[:, :, :n]] = 0
+    return w
+
+
+def same_padding(size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                 dilation: Sequence[int] = (1, 1)) -> tuple[int, int, int, int]:
+    """TensorFlow ``SAME`` padding ``(top, left, bottom, right)`` for an ``(H, W)`` input."""
+    pads = []
+    for n, k, s, d in zip(size, kernel, stride, dilation):
+        out = -(-n // s)
+        pads.append(max((out - 1) * s + (k - 1) * d + 1 - n, 0))
+    (ph, pw) = pads
+    return ph // 2, pw // 2, ph - ph // 2, pw - pw // 2
+
+
+def _windows(x_nz, kh, kw, stride, pad, dilation):
+    """Yield ``(i, j, view [Ho, Wo, C])`` of the padded input for every kernel tap."""
+    x = np.asarray(x_nz)
+    if x.ndim != 3:
+        raise ValueError(f"im2col: expected an [H, W, C] mask, got shape {x.shape}")
+    sh, sw = _pair(stride, "stride")
+    dh, dw = _pair(dilation, "dilation")
+    top, left, bottom, right = (int(p) for p in pad)
+    xp = np.pad(x, ((top, bottom), (left, right), (0, 0)))
+    hp, wp, _ = xp.shape
+    ho = (hp - (kh - 1) * dh - 1) // sh + 1
+    wo = (wp - (kw - 1) * dw - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError(f"im2col: kernel {kh}x{kw} does not fit input {x.shape} with pad {pad}")
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, xp[i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                           j * dw:j * dw + sw * (wo - 1) + 1:sw]
+
+
+def _check_groups(c, groups):
+    if groups < 1 or c % groups:
+        raise ValueError(f"im2col: {c} input channels not divisible by groups={groups}")
+
+
+def im2col_mask(x_nz: np.ndarray, kh: int, kw: int, stride=1, pad=(0, 0, 0, 0), dilation=1,
+                groups: int = 1) -> np.ndarray:
+    """im2col of a non-zero mask ``[H, W, C]`` -> ``[groups, M, K]`` bool.
+
+    ``M = Ho * Wo`` (row-major output positions), ``K = kh * kw * C / groups`` ordered
+    ``(kh, kw, cin)``; ``pad`` is ``(top, left, bottom, right)`` zero padding.
+    """
+    return im2col(np.asarray(x_nz, dtype=bool), kh, kw, stride, pad, dilation, groups)
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride=1, pad=(0, 0, 0, 0), dilation=1,
+           groups: int = 1) -> np.ndarray:
+    """im2col of any ``[H, W, C]`` array (values, not a mask); see :func:`im2col_mask`."""
+    c = np.shape(x)[2]
+    _check_groups(c, groups)
+    taps = [v for _, _, v in _windows(x, kh, kw, stride, pad, dilation)]
+    t = np.stack(taps, axis=2)                     # [Ho, Wo, kh*kw, C]
+    ho, wo = t.shape[:2]
+    t = t.reshape(ho * wo, kh * kw, groups, c // groups).transpose(2, 0, 1, 3)
+    return np.ascontiguousarray(t.reshape(groups, ho * wo, kh * kw * (c // groups)))
+
+
+def im2col_colcount(x_nz: np.ndarray, kh: int, kw: int, stride=1, pad=(0, 0, 0, 0),
+                    dilation=1, groups: int = 1) -> tuple[int, np.ndarray]:
+    """``(M, counts [groups, K])``: per-column non-zeros of :func:`im2col_mask`, without it.
+
+    ``counts == im2col_mask(...).sum(axis=1)`` exactly; it is all :func:`layer_record`
+    needs (work is linear in the per-column counts), at a fraction of the memory.
+    """
+    c = np.shape(x_nz)[2]
+    _check_groups(c, groups)
+    cnt = None
+    m = 0
+    for i, j, v in _windows(np.asarray(x_nz, dtype=bool), kh, kw, stride, pad, dilation):
+        if cnt is None:
+            cnt = np.zeros((kh, kw, c), dtype=np.int64)
+            m = v.shape[0] * v.shape[1]
+        cnt[i, j] = v.sum(axis=(0, 1))
+    cg = c // groups
+    return m, np.ascontiguousarray(cnt.reshape(kh * kw, groups, cg).transpose(1, 0, 2)
+                                   .reshape(groups, kh * kw * cg))
+
+
+def work_from_colcount(colcount: np.ndarray, w_nz: np.ndarray, lanes: int) -> int:
+    """Work count from per-column operand non-zeros; equals ``cycle_model.work_count``."""
+    w_nz = np.asarray(w_nz, dtype=bool)
+    n = w_nz.shape[2]
+    total = 0
+    for p in range(passes(n, lanes)):
+        live = w_nz[:, :, p * lanes:(p + 1) * lanes].any(axis=2)
+        total += int((colcount * live).sum(dtype=np.int64))
+    return total
+
+
+def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np.ndarray,
+                 out_act: np.ndarray, *, colcount: tuple[int, np.ndarray] | None = None) -> dict:
+    """One layer's trace record for one sample.
+
+    Parameters
+    ----------
+    name, kind : str
+        Layer name and kind (``conv``, ``fc``, ``attention``).
+    x_op_nz : bool ``[groups, M, K]`` or None
+        Non-zero mask of the sparse operand; or None with ``colcount=(M, counts [groups, K])``
+        from :func:`im2col_colcount` (same result, less memory).
+    w_gemm_nz : bool ``[groups, K, N]``
+        Non-zero mask of the weights in the GEMM view (all True for attention's V).
+    out_act : array
+        The layer's output after its activation function; ``out_nnz`` counts its non-zeros.
+
+    Returns
+    -------
+    dict with the static fields of :data:`traces.format.LAYER_FIELDS` plus ``in_nnz``
+    (non-zeros of the sparse operand as streamed), ``out_nnz``, ``work`` (one count per
+    ``LANE_OPTIONS``) and ``cycles`` (at ``REF_LANES``).
+    """
+    w_nz = np.asarray(w_gemm_nz, dtype=bool)
+    if w_nz.ndim != 3:
+        raise ValueError(f"layer_record({name}): weight mask must be [groups, K, N], "
+                         f"got shape {w_nz.shape}")
+    groups, k, n = w_nz.shape
+    if x_op_nz is not None:
+        x = np.asarray(x_op_nz, dtype=bool)
+        if x.ndim != 3 or x.shape[0] != groups or x.shape[2] != k:
+            raise ValueError(f"layer_record({name}): operand {x.shape} and weights "
+                             f"{w_nz.shape} disagree")
+        m, cnt = x.shape[1], x.sum(axis=1, dtype=np.int64)
+    elif colcount is not None:
+        m, cnt = colcount
+        cnt = np.asarray(cnt, dtype=np.int64)
+        if cnt.shape != (groups, k):
+            raise ValueError(f"layer_record({name}): column counts {cnt.shape} and weights "
+                             f"{w_nz.shape} disagree")
+    else:
+        raise ValueError(f"layer_record({name}): give x_op_nz or colcount")
+    work = [work_from_colcount(cnt, w_nz, lanes) for lanes in LANE_OPTIONS]
+    out = np.asarray(out_act)
+    return {
+        "name": name, "kind": kind, "M": int(m), "K": int(k), "N": int(n),
+        "groups": int(groups), "macs": int(groups * m * k * n), "out_size": int(out.size),
+        "weight_density": float(w_nz.mean()),
+        "in_nnz": int(cnt.sum()), "out_nnz": int(np.count_nonzero(out)), "work": work,
+        "cycles": layer_cycles(M=int(m), N=int(n), groups=int(groups), lanes=REF_LANES,
+                               work=work[LANE_OPTIONS.index(REF_LANES)]),
+    }
+
+
+def write_variant(model: str, pattern: str, family: str, level: float,
+                  layers_static: Sequence[Mapping] | None,
+                  per_sample_records: Mapping[str, Sequence[Mapping]],
+                  source: Mapping, notes: str = "", root: Path | str = DATA_ROOT) -> Path:
+    """Write ``<root>/<model>/<pattern>.npz`` from per-sample layer records.
+
+    ``per_sample_records`` maps sample id -> list of :func:`layer_record` dicts, in
+    sample order. ``layers_static`` (the static layer fields) may be None: it is then
+    taken from the first sample. Every sample must agree with it; a mismatch is an error.
+    """
+    if not per_sample_records:
+        raise ValueError(f"write_variant({model}/{pattern}): no samples")
+    samples = list(per_sample_records)
+    first = per_sample_records[samples[0]]
+    static = [{k: lay[k] for k in LAYER_FIELDS} for lay in (layers_static or first)]
+    S, L = len(samples), len(static)
+    arr = {k: np.zeros((S, L), dtype=np.int64) for k in ("in_nnz", "out_nnz", "cycles")}
+    work = np.zeros((S, L, len(LANE_OPTIONS)), dtype=np.int64)
+    for s, sid in enumerate(samples):
+        recs = per_sample_records[sid]
+        if len(recs) != L:
+            raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} has "
+                             f"{len(recs)} layers, expected {L}")
+        for j, (rec, st) in enumerate(zip(recs, static)):
+            for k, v in st.items():
+                if k != "weight_density" and rec[k] != v:
+                    raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} "
+                                     f"layer {j} field {k!r} = {rec[k]!r}, expected {v!r}")
+            for k, a in arr.items():
+                a[s, j] = rec[k]
+            work[s, j] = rec["work"]
+    v = Variant(model=model, pattern=pattern, family=family, level=float(level),
+                ref_lanes=REF_LANES, lane_options=tuple(LANE_OPTIONS),
+                layers=tuple(Layer(**st) for st in static), samples=tuple(samples),
+                in_nnz=arr["in_nnz"], out_nnz=arr["out_nnz"], work=work,
+                cycles=arr["cycles"], source=dict(source), notes=notes)
+    return save_variant(v, Path(root) / model / f"{pattern}.npz")
