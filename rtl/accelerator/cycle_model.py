@@ -24,8 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LANE_OPTIONS", "REF_LANES", "ROW_OVERHEAD", "LAYER_OVERHEAD",
-           "passes", "layer_cycles", "work_count"]
+__all__ = [
+    "LANE_OPTIONS",
+    "LAYER_OVERHEAD",
+    "REF_LANES",
+    "ROW_OVERHEAD",
+    "layer_cycles",
+    "passes",
+    "work_count",
+]
 
 LANE_OPTIONS = (8, 16, 32, 64)   # lane counts whose work counts every trace stores
 REF_LANES = 16                   # the reference configuration of the committed traces
@@ -67,7 +74,7 @@ def work_count(x_nz: np.ndarray, w_nz: np.ndarray, lanes: int) -> int:
         x_nz = x_nz[None]
     if w_nz.ndim == 2:
         w_nz = w_nz[None]
-    g, m, k = x_nz.shape
+    g, _, k = x_nz.shape
     if w_nz.shape[:2] != (g, k):
         raise ValueError(f"work_count: mask shapes {x_nz.shape} and {w_nz.shape} disagree")
     n = w_nz.shape[2]

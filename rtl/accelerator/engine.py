@@ -1,0 +1,298 @@
+"""Zero-skipping sparse GEMM engine with ``P`` lanes, drain stage and layer sequencer.
+
+One command runs one layer (``groups`` GEMMs of ``M x K x N``) over the on-chip buffers.
+Loop order: group ``g`` -> row ``m`` -> column pass ``p`` (``P`` columns each). A row pass:
+
+``LOAD``   1 cycle   read the row's bitmap/pointer and the pass's live bitmap; clear lanes
+``SETUP``  1 cycle   ``rem = row bitmap & live bitmap``
+``BCAST``  w cycles  one effective non-zero per cycle (lowest set bit of ``rem``): read its
+                     value (``XVAL[ptr + rank]``) and weight word (``WEIGHT[.. + k]``);
+                     the next cycle every lane ``j`` adds ``x * w[j]``
+``DRAIN``  n cycles  one valid column per cycle: requantise, activation, zero test, emit
+                     non-zeros (and the row's end marker) on ``out``, count non-zeros
+
+Per layer: the command cycle, ``INIT``, ``FINAL`` (latch the response) and the response
+cycle. Hence, with ``out``/``resp`` always ready, exactly
+:func:`rtl.accelerator.cycle_model.layer_cycles` cycles from the ``cmd`` transfer cycle to
+the ``resp`` transfer cycle, inclusive. Back-pressure on ``out`` stalls ``DRAIN`` (adds
+cycles, never loses or repeats an entry).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .layouts import (
+    ACC,
+    ACT,
+    ADDR_WIDTH,
+    CMD_LAYOUT,
+    DIM_WIDTH,
+    LANE_RANGE,
+    MAX_DEPTH,
+    OUT_LAYOUT,
+    RESP_LAYOUT,
+    Activation,
+    Buffer,
+    load_layout,
+)
+
+__all__ = ["SparseEngine", "popcount"]
+
+
+def popcount(v, width: int):
+    """Number of set bits of the ``width``-bit value ``v`` (SWAR adder tree)."""
+    size = 1
+    while size < width:
+        size *= 2
+    x = v[:width]
+    field = 1
+    while field < size:
+        pattern = sum(((1 << field) - 1) << i for i in range(0, size, 2 * field))
+        m = Const(pattern, size)
+        x = ((x & m) + ((x >> field) & m))[:size]
+        field *= 2
+    return x[:width.bit_length()]
+
+
+class SparseEngine(wiring.Component):
+    """Sparse GEMM engine: command in, compressed output rows and a done response out.
+
+    Parameters
+    ----------
+    lanes : int
+        ``P``, output columns computed per pass (8..64).
+    max_k : int
+        Largest reduction length ``K`` (width of the row/live bitmaps).
+    x_rows, x_vals, w_words, live_words : int
+        Depths of the XMASK/XPTR, XVAL, WEIGHT and LIVE buffers (each <= 65536).
+
+    Members
+    -------
+    cmd : In(stream.Signature(CMD_LAYOUT))
+        Layer descriptor; accepted only when idle.
+    resp : Out(stream.Signature(RESP_LAYOUT))
+        One per command, after its last output entry: ``tag`` and output non-zero count.
+    out : Out(stream.Signature(OUT_LAYOUT))
+        Compressed output rows (see :mod:`rtl.accelerator.reference`).
+    load : In(stream.Signature(load_layout(...)))
+        Buffer writes, one word per cycle, ``ready`` is constant 1; the host must not
+        write a region that the running command reads.
+    busy : Out(1)
+        A command is in progress.
+    """
+
+    def __init__(self, *, lanes: int = 16, max_k: int = 64, x_rows: int = 256,
+                 x_vals: int = 4096, w_words: int = 1024, live_words: int = 64):
+        if not isinstance(lanes, int) or not LANE_RANGE[0] <= lanes <= LANE_RANGE[1]:
+            raise ValueError(f"SparseEngine: lanes must be an int in {LANE_RANGE}, got {lanes!r}")
+        if not isinstance(max_k, int) or not 1 <= max_k < (1 << 17):
+            raise ValueError(f"SparseEngine: max_k must be an int in 1..131071, got {max_k!r}")
+        for name, v in (("x_rows", x_rows), ("x_vals", x_vals), ("w_words", w_words),
+                        ("live_words", live_words)):
+            if not isinstance(v, int) or not 1 <= v <= MAX_DEPTH:
+                raise ValueError(f"SparseEngine: {name} must be an int in 1..{MAX_DEPTH}, "
+                                 f"got {v!r}")
+        self._lanes, self._max_k = lanes, max_k
+        self._depths = {"x_rows": x_rows, "x_vals": x_vals, "w_words": w_words,
+                        "live_words": live_words}
+        self._load_layout = load_layout(lanes=lanes, max_k=max_k)
+        super().__init__({
+            "cmd": In(stream.Signature(CMD_LAYOUT)),
+            "resp": Out(stream.Signature(RESP_LAYOUT)),
+            "out": Out(stream.Signature(OUT_LAYOUT)),
+            # not ``always_ready``: a constant output port cannot be exported to Verilog
+            "load": In(stream.Signature(self._load_layout)),
+            "busy": Out(1),
+        })
+
+    lanes = property(lambda self: self._lanes)
+    max_k = property(lambda self: self._max_k)
+    depths = property(lambda self: dict(self._depths))
+    load_layout = property(lambda self: self._load_layout)
+
+    def elaborate(self, platform):
+        m = Module()
+        P, K = self._lanes, self._max_k
+        word = data.ArrayLayout(ACT, P)
+
+        # ---- buffers and their load path ---------------------------------------------------
+        mems = {
+            Buffer.XMASK: Memory(shape=unsigned(K), depth=self._depths["x_rows"], init=[]),
+            Buffer.XPTR: Memory(shape=unsigned(ADDR_WIDTH), depth=self._depths["x_rows"],
+                                init=[]),
+            Buffer.XVAL: Memory(shape=ACT, depth=self._depths["x_vals"], init=[]),
+            Buffer.WEIGHT: Memory(shape=word, depth=self._depths["w_words"], init=[]),
+            Buffer.LIVE: Memory(shape=unsigned(K), depth=self._depths["live_words"], init=[]),
+        }
+        rd = {}
+        m.d.comb += self.load.ready.eq(1)
+        for buf, mem in mems.items():
+            m.submodules[f"mem_{buf.name.lower()}"] = mem
+            wp = mem.write_port()
+            m.d.comb += [
+                wp.addr.eq(self.load.p.addr),
+                wp.data.eq(self.load.p.data[:Shape.cast(mem.shape).width]),
+                wp.en.eq(self.load.valid & (self.load.p.buf == buf)),
+            ]
+            rd[buf] = mem.read_port()
+
+        # ---- sequencer state ---------------------------------------------------------------
+        c = Signal(CMD_LAYOUT)
+        g_cnt = Signal(DIM_WIDTH)
+        m_cnt = Signal(DIM_WIDTH)
+        col_base = Signal(DIM_WIDTH + 1)
+        x_row = Signal(ADDR_WIDTH)        # XMASK/XPTR address of the current row
+        g_wbase = Signal(ADDR_WIDTH)      # WEIGHT address of (g, pass 0, k 0)
+        pass_wbase = Signal(ADDR_WIDTH)   # WEIGHT address of (g, p, k 0)
+        g_live = Signal(ADDR_WIDTH)
+        pass_live = Signal(ADDR_WIDTH)
+        nnz = Signal.like(self.resp.p.nnz)
+        resp_r = Signal(RESP_LAYOUT)
+
+        m.d.comb += [rd[Buffer.XMASK].addr.eq(x_row), rd[Buffer.XPTR].addr.eq(x_row),
+                     rd[Buffer.LIVE].addr.eq(pass_live)]
+
+        # ---- broadcast stage ---------------------------------------------------------------
+        bc_mask = Signal(K)               # the row's bitmap
+        bc_rem = Signal(K)                # effective entries not yet broadcast
+        bc_ptr = Signal(ADDR_WIDTH)
+        bc_onehot = Signal(K)
+        bc_below = Signal(K)
+        bc_k = Signal(range(K + 1))
+        bc_rank = Signal(range(K + 1))
+        bc_rem_next = Signal(K)
+        m.d.comb += [
+            bc_onehot.eq(bc_rem & (~bc_rem + 1)[:K]),
+            bc_below.eq((bc_onehot - 1)[:K]),
+            bc_k.eq(popcount(bc_below, K)),
+            bc_rank.eq(popcount(bc_mask & bc_below, K)),
+            bc_rem_next.eq(bc_rem & ~bc_onehot),
+            rd[Buffer.XVAL].addr.eq(bc_ptr + bc_rank),
+            rd[Buffer.WEIGHT].addr.eq(pass_wbase + bc_k),
+        ]
+
+        # ---- MAC stage (the cycle after a broadcast) --------------------------------------
+        mac_valid = Signal()
+        m.d.sync += mac_valid.eq(0)
+        mac_x = rd[Buffer.XVAL].data
+        mac_w = rd[Buffer.WEIGHT].data
+        acc = [Signal(ACC, name=f"acc{j}") for j in range(P)]
+        acc_next = [Signal(ACC, name=f"acc_next{j}") for j in range(P)]
+        clear = Signal()
+        for j in range(P):
+            m.d.comb += acc_next[j].eq(acc[j] + Mux(mac_valid, mac_x * mac_w[j], 0))
+            m.d.sync += acc[j].eq(Mux(clear, 0, acc_next[j]))
+
+        # ---- drain stage -------------------------------------------------------------------
+        dr_j = Signal(range(P))
+        dr_left = Signal(DIM_WIDTH + 1)
+        dr_nvalid = Signal(range(P + 1))
+        dr_acc = Signal(ACC)
+        dr_shifted = Signal(ACC)
+        dr_y = Signal(ACT)
+        dr_floor = Signal(ACT)            # -128, or 0 with ReLU
+        dr_last_pass = Signal()
+        dr_last_col = Signal()
+        dr_row_last = Signal()
+        dr_emit = Signal()
+        dr_advance = Signal()
+        lo, hi = -(1 << (ACT.width - 1)), (1 << (ACT.width - 1)) - 1
+        m.d.comb += [
+            dr_left.eq(c.N - col_base),
+            dr_last_pass.eq(dr_left <= P),
+            dr_nvalid.eq(Mux(dr_last_pass, dr_left, P)),
+            dr_acc.eq(Array(acc_next)[dr_j]),
+            dr_shifted.eq(dr_acc >> c.shift),
+            dr_floor.eq(Mux(c.act == Activation.RELU, 0, lo)),
+            dr_y.eq(Mux(dr_shifted > hi, hi, Mux(dr_shifted < dr_floor, dr_floor, dr_shifted))),
+            dr_last_col.eq(dr_j == dr_nvalid - 1),
+            dr_row_last.eq(dr_last_pass & dr_last_col),
+            dr_emit.eq((dr_y != 0) | dr_row_last),
+            self.out.p.value.eq(dr_y),
+            self.out.p.index.eq(col_base + dr_j),
+            self.out.p.nz.eq(dr_y != 0),
+            self.out.p.last.eq(dr_row_last),
+            self.resp.p.eq(resp_r),
+        ]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                # accept a layer descriptor
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += c.eq(self.cmd.p)
+                    m.next = "INIT"
+            with m.State("INIT"):
+                # reset the loop counters and buffer pointers; empty layers finish at once
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [
+                    g_cnt.eq(0), m_cnt.eq(0), col_base.eq(0), nnz.eq(0),
+                    x_row.eq(c.x_base), g_wbase.eq(c.w_base), pass_wbase.eq(c.w_base),
+                    g_live.eq(c.live_base), pass_live.eq(c.live_base),
+                ]
+                with m.If((c.M == 0) | (c.N == 0) | (c.groups == 0)):
+                    m.next = "FINAL"
+                with m.Else():
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                # read the row bitmap/pointer and the pass's live bitmap; clear the lanes
+                m.d.comb += [self.busy.eq(1), clear.eq(1)]
+                m.next = "SETUP"
+            with m.State("SETUP"):
+                # effective entries of this row pass = row bitmap & live weight rows
+                m.d.comb += self.busy.eq(1)
+                eff = rd[Buffer.XMASK].data & rd[Buffer.LIVE].data
+                m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data), bc_rem.eq(eff),
+                             bc_ptr.eq(rd[Buffer.XPTR].data), dr_j.eq(0)]
+                with m.If(eff == 0):
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.next = "BCAST"
+            with m.State("BCAST"):
+                # broadcast one effective non-zero; its MAC happens next cycle
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [bc_rem.eq(bc_rem_next), mac_valid.eq(1)]
+                with m.If(bc_rem_next == 0):
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # drain one valid column per cycle; stall while an entry is not accepted
+                m.d.comb += [self.busy.eq(1), self.out.valid.eq(dr_emit),
+                             dr_advance.eq(~dr_emit | self.out.ready)]
+                with m.If(dr_advance):
+                    m.d.sync += [nnz.eq(nnz + (dr_y != 0)), dr_j.eq(dr_j + 1)]
+                    with m.If(dr_last_col & ~dr_last_pass):
+                        # next column pass of the same row
+                        m.d.sync += [col_base.eq(col_base + P), pass_wbase.eq(pass_wbase + c.K),
+                                     pass_live.eq(pass_live + 1)]
+                        m.next = "LOAD"
+                    with m.Elif(dr_row_last & (m_cnt != c.M - 1)):
+                        # next row of the same group
+                        m.d.sync += [col_base.eq(0), pass_wbase.eq(g_wbase),
+                                     pass_live.eq(g_live), x_row.eq(x_row + 1),
+                                     m_cnt.eq(m_cnt + 1)]
+                        m.next = "LOAD"
+                    with m.Elif(dr_row_last & (g_cnt != c.groups - 1)):
+                        # first row of the next group
+                        m.d.sync += [col_base.eq(0), x_row.eq(x_row + 1), m_cnt.eq(0),
+                                     g_cnt.eq(g_cnt + 1),
+                                     g_wbase.eq(pass_wbase + c.K), pass_wbase.eq(pass_wbase + c.K),
+                                     g_live.eq(pass_live + 1), pass_live.eq(pass_live + 1)]
+                        m.next = "LOAD"
+                    with m.Elif(dr_row_last):
+                        m.next = "FINAL"
+            with m.State("FINAL"):
+                # latch the response
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [resp_r.tag.eq(c.tag), resp_r.nnz.eq(nnz)]
+                m.next = "RESP"
+            with m.State("RESP"):
+                # offer the response until it is taken
+                m.d.comb += [self.busy.eq(1), self.resp.valid.eq(1)]
+                with m.If(self.resp.ready):
+                    m.next = "IDLE"
+        return m
+

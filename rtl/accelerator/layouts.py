@@ -1,0 +1,97 @@
+"""Datapath widths, enums and stream layouts: the single definition for RTL, models and tests.
+
+Every port of :class:`rtl.accelerator.engine.SparseEngine` uses a layout from here; the
+numpy reference, the host driver and the testbenches pack and unpack with the same
+objects (``layout.const({...}).as_bits()``, ``layout.from_bits(v)``).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data, enum
+
+from sw_scheduler.formats import NNZ, TAG_WIDTH
+
+__all__ = [
+    "ACC",
+    "ACT",
+    "ADDR_WIDTH",
+    "CMD_LAYOUT",
+    "DIM_WIDTH",
+    "LANE_RANGE",
+    "MAX_DEPTH",
+    "OUT_LAYOUT",
+    "RESP_LAYOUT",
+    "SHIFT_WIDTH",
+    "Activation",
+    "Buffer",
+    "Kind",
+    "load_layout",
+]
+
+ACT = signed(8)        # activations and weights: int8
+ACC = signed(32)       # lane accumulators: int32 (cannot overflow for K < 2**17)
+SHIFT_WIDTH = 5        # requantisation shift 0..31
+DIM_WIDTH = 16         # M, K, N, groups fields
+ADDR_WIDTH = 16        # buffer address fields (every buffer depth <= 2**16)
+MAX_DEPTH = 1 << ADDR_WIDTH
+LANE_RANGE = (8, 64)   # supported lane counts P (inclusive)
+
+
+class Kind(enum.Enum, shape=2):
+    """Layer kind (bookkeeping only: the engine computes all kinds the same way)."""
+    CONV = 0       # conv as host-side im2col rows; depthwise/grouped via ``groups``
+    FC = 1         # fully connected
+    ATTENTION = 2  # attention scores x V, ``groups`` = heads
+
+
+class Activation(enum.Enum, shape=1):
+    """Drain activation function."""
+    IDENTITY = 0   # e.g. attention S x V
+    RELU = 1
+
+
+class Buffer(enum.Enum, shape=3):
+    """Target of a ``load`` write."""
+    XMASK = 0   # sparse-operand row bitmaps, one K-bit word per row
+    XPTR = 1    # row start index into XVAL (CSR row pointer)
+    XVAL = 2    # packed non-zero values (int8), rows back to back
+    WEIGHT = 3  # weight words: P int8 lanes per (group, pass, k)
+    LIVE = 4    # per-(group, pass) K-bit bitmap of weight rows that are not all zero
+
+
+CMD_LAYOUT = data.StructLayout({
+    "tag": unsigned(TAG_WIDTH),        # echoed in the response (e.g. the scheduler slot)
+    "kind": Kind,
+    "act": Activation,
+    "shift": unsigned(SHIFT_WIDTH),    # requantise: y = sat8(acc >> shift)
+    "M": unsigned(DIM_WIDTH),          # rows per group
+    "K": unsigned(DIM_WIDTH),          # reduction length (<= engine max_k)
+    "N": unsigned(DIM_WIDTH),          # output columns per group
+    "groups": unsigned(DIM_WIDTH),
+    "x_base": unsigned(ADDR_WIDTH),    # XMASK/XPTR address of row (group 0, m 0)
+    "w_base": unsigned(ADDR_WIDTH),    # WEIGHT address of (group 0, pass 0, k 0)
+    "live_base": unsigned(ADDR_WIDTH),  # LIVE address of (group 0, pass 0)
+})
+
+RESP_LAYOUT = data.StructLayout({
+    "tag": unsigned(TAG_WIDTH),
+    "nnz": NNZ.shape,                  # non-zero outputs of the layer (after activation)
+})
+
+OUT_LAYOUT = data.StructLayout({
+    "value": ACT,                      # output activation (0 when ``nz`` is 0)
+    "index": unsigned(DIM_WIDTH),      # output column within the group, 0..N-1
+    "nz": unsigned(1),                 # 1: a non-zero entry; 0: end-of-row marker only
+    "last": unsigned(1),               # last entry of the output row
+})
+
+
+def load_layout(*, lanes: int, max_k: int) -> data.StructLayout:
+    """Layout of the ``load`` write stream of an engine with ``lanes`` lanes and ``max_k``."""
+    width = max(max_k, lanes * ACT.width, ADDR_WIDTH)
+    return data.StructLayout({
+        "buf": Buffer,
+        "addr": unsigned(ADDR_WIDTH),
+        "data": unsigned(width),       # low bits used; WEIGHT: lane j in bits [8j, 8j+8)
+    })
