@@ -1,0 +1,240 @@
+"""Command line: ``python -m sim run --workload NAME|path.toml --out DIR ...`` (also ``dysta``).
+
+For every (rate, SLO multiplier) point it generates the seeded request stream, runs each
+selected reference scheduler, checks conservation, computes the metrics, prints a table
+and writes ``results.json``, ``results.csv`` and PNG plots:
+
+* one point: ``OUT/<workload>/``;
+* several points: ``OUT/<workload>-<rate>-<slo>/`` per point, plus ``OUT/<workload>/``
+  holding the first point's ``schedulers``, every point under ``points`` and the sweep
+  plots (violation vs rate / vs SLO).
+
+The static LUT images of the workload are written to ``OUT/<workload>/luts/``.
+
+Extension: other simulation backends (e.g. the cycle-accurate RTL co-simulation)
+register with :func:`register_backend`; a module ``sim.backends`` is imported, if it
+exists, so that it can register itself. ``--backend`` and ``--vcd`` are passed through
+to the backend in a :class:`RunContext`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sw_scheduler.reference import make_policy, policy_names, simulate
+from traces.format import TraceError
+
+from .metrics import METRIC_KEYS, compute_metrics
+from .plots import plot_point, plot_sweep
+from .workload import load_workload
+
+__all__ = ["BACKENDS", "RunContext", "main", "register_backend", "run_point"]
+
+REFERENCE = "reference"
+
+
+@dataclass
+class RunContext:
+    """What a backend gets for one (rate, SLO) point."""
+
+    workload: object          # sim.workload.Workload
+    tables: object            # sw_scheduler.static.StaticTables
+    requests: list            # sim.workload.Request, sorted by arrival
+    rate: float
+    slo: float
+    seed: int
+    out_dir: Path
+    vcd: bool
+
+
+# backend name -> callable(RunContext) -> {result name: list of completions}
+BACKENDS: dict = {}
+
+
+def register_backend(name: str, fn):
+    """Register ``fn(ctx: RunContext) -> {name: completions}`` as backend ``name``."""
+    if name == REFERENCE:
+        raise ValueError(f"backend name {REFERENCE!r} is reserved")
+    BACKENDS[name] = fn
+
+
+def _load_backends():
+    if importlib.util.find_spec("sim.backends") is not None:
+        importlib.import_module("sim.backends")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def run_point(wl, tables, *, rate, slo, n, seed, scheds, backend=REFERENCE, vcd=False,
+              out_dir: Path, progress=None) -> dict:
+    """Run one (rate, SLO) point; write its files into ``out_dir``; return the results."""
+    reqs = wl.requests(rate=rate, slo=slo, n=n, seed=seed, tables=tables)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sched_res = {}
+    for name in scheds:
+        comp = simulate(reqs, make_policy(name, tables))
+        sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": REFERENCE}
+        if progress is not None:
+            progress.update(1)
+    backend_status = "ok"
+    if backend != REFERENCE:
+        fn = BACKENDS.get(backend)
+        if fn is None:
+            backend_status = "not available"
+            print(f"warning: backend {backend!r} is not available (registered: "
+                  f"{', '.join(BACKENDS) or 'none'}); only reference results written",
+                  file=sys.stderr)
+        else:
+            ctx = RunContext(workload=wl, tables=tables, requests=reqs, rate=rate, slo=slo,
+                             seed=seed, out_dir=out_dir, vcd=vcd)
+            for name, comp in fn(ctx).items():
+                if len(comp) != len(reqs) or {c.tag for c in comp} != {q.tag for q in reqs}:
+                    raise RuntimeError(f"backend {backend!r} result {name!r}: conservation "
+                                       f"violated ({len(comp)} completions for "
+                                       f"{len(reqs)} requests)")
+                sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": backend}
+    fixture = any(v.fixture for v in wl.variants.values())
+    res = {
+        "schedulers": sched_res,
+        "config": {
+            "workload": wl.name, "workload_file": str(wl.path), "traces": wl.traces,
+            "fixture_traces": fixture, "rate": rate, "slo": slo, "n": n, "seed": seed,
+            "clock_hz": wl.clock_hz, "profile_fraction": wl.profile_fraction,
+            "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
+            "backend": backend, "backend_status": backend_status, "vcd": vcd,
+            "schedulers": list(scheds),
+        },
+    }
+    (out_dir / "results.json").write_text(json.dumps(res, indent=2))
+    _write_csv(out_dir / "results.csv", [res])
+    plot_point(res, out_dir)
+    return res
+
+
+def _write_csv(path, points):
+    cols = ["scheduler", "backend", "rate", "slo", "n", *METRIC_KEYS, "p50_cycles",
+            "p99_cycles"]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for p in points:
+            c = p["config"]
+            for name, m in p["schedulers"].items():
+                w.writerow([name, m["backend"], c["rate"], c["slo"], c["n"],
+                            *(m[k] for k in cols[5:])])
+
+
+def format_table(res: dict) -> str:
+    c = res["config"]
+    lines = [f"{c['workload']}: rate {_fmt(c['rate'])}/s, SLO x{_fmt(c['slo'])}, "
+             f"{c['n']} requests, seed {c['seed']}"
+             + ("  [FIXTURE traces: not a benchmark]" if c["fixture_traces"] else ""),
+             (f"{'scheduler':18s} {'viol%':>7s} {'ANTT':>8s} {'STP/s':>10s} {'p99 ms':>9s} "
+             f"{'fair':>6s}")]
+    for name, m in res["schedulers"].items():
+        lines.append(f"{name:18s} {100 * m['violation_rate']:7.2f} {m['antt']:8.3f} "
+                     f"{m['stp']:10.1f} {m['p99']:9.3f} {m['fairness']:6.3f}")
+    return "\n".join(lines)
+
+
+def _floats(s: str, what: str) -> list[float]:
+    try:
+        vals = [float(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--{what}: expected comma-separated numbers, "
+                                         f"got {s!r}") from None
+    if not vals or any(not v > 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"--{what}: values must be positive, got {s!r}")
+    return vals
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="dysta", description="Sparse-DySta simulations")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a workload scenario with the reference schedulers")
+    r.add_argument("--workload", required=True, help="scenario name (arvr, ...) or .toml path")
+    r.add_argument("--out", default="out", help="output directory (default: out)")
+    r.add_argument("--sched", default=None,
+                   help=f"comma-separated schedulers (default: all: {','.join(policy_names())})")
+    r.add_argument("--rate", type=lambda s: _floats(s, "rate"), default=None,
+                   help="arrival rate(s) in requests/s (default: the scenario's first)")
+    r.add_argument("--slo", type=lambda s: _floats(s, "slo"), default=None,
+                   help="SLO multiplier(s) (default: the scenario's first)")
+    r.add_argument("--n", type=int, default=None, help="number of requests")
+    r.add_argument("--seed", type=int, default=None, help="request-stream seed")
+    r.add_argument("--backend", default=REFERENCE,
+                   help="extra simulation backend to run besides the reference models")
+    r.add_argument("--vcd", action="store_true", help="ask the backend for VCD traces")
+    return ap
+
+
+def cmd_run(a) -> int:
+    _load_backends()
+    wl = load_workload(a.workload)
+    scheds = a.sched.split(",") if a.sched else policy_names()
+    unknown = [s for s in scheds if s not in policy_names()]
+    if unknown:
+        print(f"error: --sched: unknown scheduler(s) {', '.join(unknown)} "
+              f"(known: {', '.join(policy_names())})", file=sys.stderr)
+        return 2
+    if a.n is not None and a.n <= 0:
+        print(f"error: --n must be positive, got {a.n}", file=sys.stderr)
+        return 2
+    rates = a.rate or [wl.rates[0]]
+    slos = a.slo or [wl.slo_multipliers[0]]
+    n = a.n or wl.num_requests
+    seed = wl.seed if a.seed is None else a.seed
+    tables = wl.static_tables()
+    out = Path(a.out)
+    base = out / wl.name
+    tables.write_luts(base / "luts")
+    combos = [(r, s) for r in rates for s in slos]
+    points = []
+    with tqdm(total=len(combos) * len(scheds), desc=wl.name, unit="run",
+              disable=None, leave=False) as bar:
+        for r, s in combos:
+            d = base if len(combos) == 1 else out / f"{wl.name}-{_fmt(r)}-{_fmt(s)}"
+            res = run_point(wl, tables, rate=r, slo=s, n=n, seed=seed, scheds=scheds,
+                            backend=a.backend, vcd=a.vcd, out_dir=d, progress=bar)
+            res["rate"], res["slo"] = r, s
+            points.append(res)
+    for p in points:
+        print(format_table(p))
+        print()
+    if len(combos) > 1:
+        summary = {"schedulers": points[0]["schedulers"], "config": points[0]["config"],
+                   "points": [{"rate": p["rate"], "slo": p["slo"],
+                               "schedulers": p["schedulers"]} for p in points]}
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "results.json").write_text(json.dumps(summary, indent=2))
+        _write_csv(base / "results.csv", points)
+        plot_point(points[0], base)
+        plot_sweep(points, base, wl.name)
+    print(f"results in {base if len(combos) == 1 else out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        if a.cmd == "run":
+            return cmd_run(a)
+    except TraceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Reference (float) scheduler models: an event-driven layer-granularity simulator and
+the policies FCFS, SJF, PREMA, Planaria, SDRM3 (with "-sparse" variants) and Dysta."""
+
+from .core import ActiveRequest, Completion, ConservationError, Policy, simulate
+from .policies import POLICIES, make_policy, policy_names
+
+__all__ = [
+           "POLICIES",
+           "ActiveRequest",
+           "Completion",
+           "ConservationError",
+           "Policy",
+           "make_policy",
+           "policy_names",
+           "simulate",
+]
