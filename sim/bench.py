@@ -1,0 +1,105 @@
+"""Benchmarks: ``python -m sim.bench --out out/bench``.
+
+Times the reference simulator per scheduler on a fixed seeded workload (the real
+``arvr`` scenario when ``traces/data`` exists, else the fixture scenario) and writes
+``OUT/reference.json`` (requests simulated per second per scheduler). Then dispatches to
+the other benchmarks if their modules are importable: ``rtl.scheduler.bench.run``,
+``rtl.accelerator.bench.run``, ``sim.bench_system.run`` (each ``run(out_dir)``). A
+benchmark that fails is reported and makes the exit status non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from sw_scheduler.reference import make_policy, policy_names, simulate
+from traces.format import TRACE_ROOT
+
+from .workload import load_workload
+
+__all__ = ["EXTRA_BENCHES", "bench_reference", "main"]
+
+EXTRA_BENCHES = ("rtl.scheduler.bench", "rtl.accelerator.bench", "sim.bench_system")
+
+
+def _default_workload() -> str:
+    real = TRACE_ROOT / "workloads" / "arvr.toml"
+    return "arvr" if real.is_file() and (TRACE_ROOT / "data").is_dir() else "fixture_mix"
+
+
+def bench_reference(out_dir, *, workload: str | None = None, n: int = 1000, seed: int = 0,
+                    repeats: int = 3) -> dict:
+    """Time each reference scheduler on ``n`` requests; write ``reference.json``.
+
+    Per scheduler the best of ``repeats`` wall-clock runs of :func:`simulate` counts
+    (request generation and table building are excluded and reported separately).
+    """
+    wl = load_workload(workload or _default_workload())
+    t0 = time.perf_counter()
+    tables = wl.static_tables()
+    reqs = wl.requests(n=n, seed=seed, tables=tables)
+    setup = time.perf_counter() - t0
+    res = {}
+    for name in policy_names():
+        best = float("inf")
+        for _ in range(repeats):
+            pol = make_policy(name, tables)
+            t = time.perf_counter()
+            simulate(reqs, pol)
+            best = min(best, time.perf_counter() - t)
+        res[name] = {"seconds": best, "requests_per_second": n / best}
+    out = {
+        "workload": wl.name, "fixture_traces": any(v.fixture for v in wl.variants.values()),
+        "n_requests": n, "seed": seed, "rate": wl.rates[0], "slo": wl.slo_multipliers[0],
+        "setup_seconds": setup, "repeats": repeats,
+        "total_seconds": sum(r["seconds"] for r in res.values()),
+        "python": platform.python_version(), "machine": platform.machine(),
+        "schedulers": res,
+    }
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "reference.json").write_text(json.dumps(out, indent=2))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="out/bench")
+    ap.add_argument("--workload", default=None, help="default: arvr if real traces exist")
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--only-reference", action="store_true",
+                    help="skip the RTL/system benchmarks")
+    a = ap.parse_args(argv)
+    failures = []
+    ref = bench_reference(a.out, workload=a.workload, n=a.n)
+    print(f"reference simulator, {ref['workload']}, {ref['n_requests']} requests:")
+    for name, r in ref["schedulers"].items():
+        print(f"  {name:18s} {r['requests_per_second']:12.0f} req/s  ({r['seconds']:.3f} s)")
+    print(f"  total {ref['total_seconds']:.3f} s for {len(ref['schedulers'])} schedulers")
+    if not a.only_reference:
+        for mod in EXTRA_BENCHES:
+            if importlib.util.find_spec(mod.rsplit(".", 1)[0]) is None or \
+                    importlib.util.find_spec(mod) is None:
+                print(f"{mod}: not present, skipped")
+                continue
+            try:
+                importlib.import_module(mod).run(a.out)
+                print(f"{mod}: done")
+            except Exception:  # noqa: BLE001 -- report every failure, keep going
+                traceback.print_exc()
+                print(f"{mod}: FAILED", file=sys.stderr)
+                failures.append(mod)
+    print(f"results in {a.out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""CLI and bench end-to-end on the fixture workloads in a temporary directory."""
+
+import csv
+import json
+import subprocess
+import sys
+
+from sim import bench, cli
+from sw_scheduler.lut_image import LutImages
+from sw_scheduler.reference import policy_names
+
+
+def test_cli_single_point(tmp_path, capsys):
+    rc = cli.main(["run", "--workload", "fixture_small", "--out", str(tmp_path),
+                   "--n", "40", "--sched", "fcfs,sjf,dysta"])
+    assert rc == 0
+    d = tmp_path / "fixture_small"
+    res = json.loads((d / "results.json").read_text())
+    assert list(res["schedulers"]) == ["fcfs", "sjf", "dysta"]
+    for m in res["schedulers"].values():
+        for k in ("violation_rate", "antt", "stp", "p99", "fairness"):
+            assert isinstance(m[k], float)
+        assert 0 <= m["violation_rate"] <= 1 and m["antt"] >= 1 and 0 < m["fairness"] <= 1
+        assert m["n"] == 40
+    assert res["config"]["n"] == 40 and res["config"]["fixture_traces"] is True
+    with (d / "results.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["scheduler"] for r in rows] == ["fcfs", "sjf", "dysta"]
+    assert (d / "violation_rate.png").stat().st_size > 1000
+    assert (d / "antt.png").stat().st_size > 1000
+    img = LutImages.read(d / "luts")
+    assert img.models == ["fx_mlp", "fx_attn"]
+    out = capsys.readouterr().out
+    assert "fcfs" in out and "ANTT" in out and "FIXTURE" in out
+
+
+def test_cli_sweep_and_backend_passthrough(tmp_path, capsys):
+    seen = {}
+
+    def fake_backend(ctx):
+        seen["vcd"], seen["n"] = ctx.vcd, len(ctx.requests)
+        from sw_scheduler.reference import make_policy, simulate
+        return {"dysta-hw": simulate(ctx.requests, make_policy("dysta", ctx.tables))}
+
+    cli.register_backend("fake", fake_backend)
+    try:
+        rc = cli.main(["run", "--workload", "fixture_mix", "--out", str(tmp_path), "--n", "30",
+                       "--rate", "10000,20000", "--slo", "5,10", "--sched", "fcfs,prema",
+                       "--backend", "fake", "--vcd", "--seed", "4"])
+    finally:
+        cli.BACKENDS.pop("fake")
+    assert rc == 0 and seen == {"vcd": True, "n": 30}
+    for r in ("10000", "20000"):
+        for s in ("5", "10"):
+            res = json.loads((tmp_path / f"fixture_mix-{r}-{s}" / "results.json").read_text())
+            assert list(res["schedulers"]) == ["fcfs", "prema", "dysta-hw"]
+            assert res["schedulers"]["dysta-hw"]["backend"] == "fake"
+            assert res["config"]["vcd"] is True and res["config"]["seed"] == 4
+    summary = json.loads((tmp_path / "fixture_mix" / "results.json").read_text())
+    assert len(summary["points"]) == 4 and "fcfs" in summary["schedulers"]
+    assert (tmp_path / "fixture_mix" / "violation_vs_rate.png").is_file()
+    assert (tmp_path / "fixture_mix" / "violation_vs_slo.png").is_file()
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert cli.main(["run", "--workload", "no_such", "--out", str(tmp_path)]) == 2
+    assert "no such workload file" in capsys.readouterr().err
+    assert cli.main(["run", "--workload", "fixture_small", "--out", str(tmp_path),
+                     "--sched", "fcfs,bogus"]) == 2
+    assert "unknown scheduler(s) bogus" in capsys.readouterr().err
+
+
+def test_python_dash_m_sim(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "sim", "run", "--workload", "fixture_small",
+                        "--out", str(tmp_path), "--n", "20", "--sched", "fcfs"],
+                       check=False, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "fixture_small" / "results.json").is_file()
+
+
+def test_bench_reference(tmp_path):
+    res = bench.bench_reference(tmp_path, workload="fixture_mix", n=200, repeats=1)
+    saved = json.loads((tmp_path / "reference.json").read_text())
+    assert saved["n_requests"] == 200 and list(saved["schedulers"]) == policy_names()
+    assert all(r["requests_per_second"] > 0 for r in res["schedulers"].values())
