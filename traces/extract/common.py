@@ -32,6 +32,7 @@ __all__ = [
     "im2col_colcount",
     "im2col_mask",
     "layer_record",
+    "live_passes",
     "prune",
     "same_padding",
     "work_from_colcount",
@@ -234,40 +235,90 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride=1, pad=(0, 0, 0, 0), dilation
     return np.ascontiguousarray(t.reshape(groups, ho * wo, kh * kw * (c // groups)))
 
 
+def _taps(n: int, k: int, s: int, d: int, before: int, after: int):
+    """Per kernel tap along one axis: ``(phase, u0, u1)``, the input indices it reads.
+
+    Tap ``i`` reads input indices ``i*d - before + s*t`` for the ``t`` of every output
+    position; those inside ``[0, n)`` are ``phase + s*u`` for ``u`` in ``[u0, u1)``.
+    """
+    out_n = (n + before + after - (k - 1) * d - 1) // s + 1
+    if out_n < 1:
+        raise ValueError(f"im2col: kernel {k} (dilation {d}) does not fit size {n} "
+                         f"with padding {before}+{after}")
+    res = []
+    for i in range(k):
+        r0 = i * d - before
+        r1 = r0 + s * (out_n - 1)                   # last index read (inclusive)
+        ph = r0 % s
+        first = r0 if r0 >= 0 else r0 + s * (-(r0 // s))
+        last = min(r1, ph + s * ((n - 1 - ph) // s)) if n - 1 >= ph else first - s
+        u0, u1 = (first - ph) // s, (last - ph) // s + 1
+        res.append((ph, u0, max(u0, u1)))
+    return out_n, res
+
+
 def im2col_colcount(x_nz: np.ndarray, kh: int, kw: int, stride=1, pad=(0, 0, 0, 0),
                     dilation=1, groups: int = 1) -> tuple[int, np.ndarray]:
     """``(M, counts [groups, K])``: per-column non-zeros of :func:`im2col_mask`, without it.
 
     ``counts == im2col_mask(...).sum(axis=1)`` exactly; it is all :func:`layer_record`
-    needs (work is linear in the per-column counts), at a fraction of the memory.
+    needs (work is linear in the per-column counts), computed in about one pass over the
+    input instead of ``kh * kw``.
     """
-    c = np.shape(x_nz)[2]
+    x = np.asarray(x_nz, dtype=bool)
+    if x.ndim != 3:
+        raise ValueError(f"im2col: expected an [H, W, C] mask, got shape {x.shape}")
+    h, w, c = x.shape
     _check_groups(c, groups)
-    cnt = None
-    m = 0
-    for i, j, v in _windows(np.asarray(x_nz, dtype=bool), kh, kw, stride, pad, dilation):
-        if cnt is None:
-            cnt = np.zeros((kh, kw, c), dtype=np.int64)
-            m = v.shape[0] * v.shape[1]
-        cnt[i, j] = v.sum(axis=(0, 1))
+    sh, sw = _pair(stride, "stride")
+    dh, dw = _pair(dilation, "dilation")
+    top, left, bottom, right = (int(p) for p in pad)
+    ho, rows = _taps(h, kh, sh, dh, top, bottom)
+    wo, cols = _taps(w, kw, sw, dw, left, right)
+    xu = x.view(np.uint8)
+    full = {p: xu[:, p::sw].sum(axis=1, dtype=np.int64) for p in {ph for ph, _, _ in cols}}
+    cnt = np.zeros((kh, kw, c), dtype=np.int64)
+    for j, (pw, v0, v1) in enumerate(cols):
+        ncol = len(range(pw, w, sw))
+        b = full[pw].copy()                                  # [H, C] row sums over the tap's
+        if v0 > 0:                                           # columns: all of the phase
+            b -= xu[:, pw:pw + sw * v0:sw].sum(axis=1, dtype=np.int64)   # minus the ends
+        if v1 < ncol:
+            b -= xu[:, pw + sw * v1::sw].sum(axis=1, dtype=np.int64)
+        for i, (ph, u0, u1) in enumerate(rows):
+            cnt[i, j] = b[ph + sh * u0:ph + sh * u1:sh].sum(axis=0) if u1 > u0 else 0
     cg = c // groups
-    return m, np.ascontiguousarray(cnt.reshape(kh * kw, groups, cg).transpose(1, 0, 2)
-                                   .reshape(groups, kh * kw * cg))
+    return ho * wo, np.ascontiguousarray(cnt.reshape(kh * kw, groups, cg).transpose(1, 0, 2)
+                                         .reshape(groups, kh * kw * cg))
 
 
-def work_from_colcount(colcount: np.ndarray, w_nz: np.ndarray, lanes: int) -> int:
-    """Work count from per-column operand non-zeros; equals ``cycle_model.work_count``."""
+def live_passes(w_nz: np.ndarray, lanes: int) -> np.ndarray:
+    """``[groups, K]`` int: for each weight row, the passes whose lane block is not all zero.
+
+    Depends on the weights only, so extractors compute it once per layer and variant.
+    """
     w_nz = np.asarray(w_nz, dtype=bool)
-    n = w_nz.shape[2]
-    total = 0
-    for p in range(passes(n, lanes)):
-        live = w_nz[:, :, p * lanes:(p + 1) * lanes].any(axis=2)
-        total += int((colcount * live).sum(dtype=np.int64))
-    return total
+    g, k, n = w_nz.shape
+    p = passes(n, lanes)
+    pad = np.zeros((g, k, p * lanes), dtype=bool)
+    pad[:, :, :n] = w_nz
+    return pad.reshape(g, k, p, lanes).any(axis=3).sum(axis=2, dtype=np.int64)
+
+
+def work_from_colcount(colcount: np.ndarray, w_nz: np.ndarray, lanes: int,
+                       live: np.ndarray | None = None) -> int:
+    """Work count from per-column operand non-zeros; equals ``cycle_model.work_count``.
+
+    ``live`` is :func:`live_passes` of ``w_nz`` if already known.
+    """
+    if live is None:
+        live = live_passes(w_nz, lanes)
+    return int((np.asarray(colcount, dtype=np.int64) * live).sum(dtype=np.int64))
 
 
 def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np.ndarray,
-                 out_act: np.ndarray, *, colcount: tuple[int, np.ndarray] | None = None) -> dict:
+                 out_act: np.ndarray, *, colcount: tuple[int, np.ndarray] | None = None,
+                 live: Sequence[np.ndarray] | None = None) -> dict:
     """One layer's trace record for one sample.
 
     Parameters
@@ -281,6 +332,8 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
         Non-zero mask of the weights in the GEMM view (all True for attention's V).
     out_act : array
         The layer's output after its activation function; ``out_nnz`` counts its non-zeros.
+    live : list of arrays, optional
+        :func:`live_passes` of the weights for every ``LANE_OPTIONS`` (a cache).
 
     Returns
     -------
@@ -307,7 +360,9 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
                              f"{w_nz.shape} disagree")
     else:
         raise ValueError(f"layer_record({name}): give x_op_nz or colcount")
-    work = [work_from_colcount(cnt, w_nz, lanes) for lanes in LANE_OPTIONS]
+    if live is None:
+        live = [live_passes(w_nz, lanes) for lanes in LANE_OPTIONS]
+    work = [work_from_colcount(cnt, w_nz, lanes, lv) for lanes, lv in zip(LANE_OPTIONS, live)]
     out = np.asarray(out_act)
     return {
         "name": name, "kind": kind, "M": int(m), "K": int(k), "N": int(n),
