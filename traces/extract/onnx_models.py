@@ -1,0 +1,489 @@
+"""Traces of the PP-OCRv4 mobile OCR models (rapidocr-onnxruntime) under onnxruntime.
+
+Models (``.onnx`` files inside the ``rapidocr_onnxruntime`` wheel, Apache-2.0):
+``ocr_det`` (PP-OCRv4 text detection, 3x320x320), ``ocr_rec`` (PP-OCRv4 text recognition,
+3x48x320, PPLCNetV3 + SVTR neck with 2 attention blocks), ``ocr_cls`` (PP-OCR v2.0 text
+direction classifier, 3x48x192).
+
+Method: every tensor a layer reads or produces is added as a graph output with the
+``onnx`` package; the session runs with graph optimisations off (the tensors are the
+model's own) on one thread. The weights are ``Constant`` nodes; pruned variants rewrite
+them (same shapes) and re-run the inputs. Layers: ``Conv`` (incl. depthwise/grouped),
+``ConvTranspose`` (GEMM view ``K = Cin``, ``N = Cout*kh*kw``), ``MatMul``/``Gemm`` with a
+constant weight (fc), and attention: ``Q @ K^T`` (kind ``fc``, dynamic dense operand,
+output = thresholded softmax) and ``softmax @ V`` (kind ``attention``, sparse operand =
+probabilities above :data:`ATTN_THRESHOLD`). A layer's output is taken after its
+activation (BatchNorm / bias adds followed, then ReLU, hard-swish, hard-sigmoid, clip,
+sigmoid or swish), else the raw layer output. A scalar affine ``a*x + b`` between an
+activation and the next layer (PPLCNetV3's learnable affine blocks in det/rec) is taken as
+folded into that layer (``W' = a W``, bias ``+ b sum W``), so the activation output is the
+streamed operand (exact except at the zero-padded borders of a conv).
+
+The first and the last weight layer of each model stay dense in pruned variants.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from traces.extract import common
+
+__all__ = ["ATTN_THRESHOLD", "MODELS", "OnnxTracer", "extract", "model_path", "run",
+           "samples"]
+
+# Post-softmax threshold of the attention score mask (Sanger, MICRO 2021, prunes the
+# softmax probabilities with a fixed threshold; 0.02 keeps the scores that are worth
+# more than ~2% of a row's mass). Shared with torch_models.
+ATTN_THRESHOLD = 0.02
+
+PACKAGE = "rapidocr_onnxruntime"
+# model -> (file in the wheel's models/, input shape C x H x W, default samples)
+MODELS = {
+    "ocr_cls": ("ch_ppocr_mobile_v2.0_cls_infer.onnx", (3, 48, 192), 114),
+    "ocr_rec": ("ch_PP-OCRv4_rec_infer.onnx", (3, 48, 320), 120),
+    "ocr_det": ("ch_PP-OCRv4_det_infer.onnx", (3, 320, 320), 100),
+}
+ACTS = ("Relu", "HardSigmoid", "Sigmoid", "Clip", "LeakyRelu")
+
+
+def model_path(model: str) -> Path:
+    """Path of a model's ``.onnx`` file inside the installed rapidocr wheel (not imported)."""
+    if model not in MODELS:
+        raise ValueError(f"model_path: unknown model {model!r} (expected one of {list(MODELS)})")
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"{PACKAGE} is not installed (pip install {PACKAGE.replace('_', '-')})")
+    p = Path(spec.origin).parent / "models" / MODELS[model][0]
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: model file missing from {PACKAGE}")
+    return p
+
+
+@dataclass
+class OnnxLayer:
+    name: str
+    kind: str                  # conv / fc / attention
+    op: str                    # Conv, ConvTranspose, MatMul, Gemm, QK, SV
+    x: str                     # sparse operand tensor
+    out: str                   # output after activation
+    weight: str | None = None  # Constant name (None: dynamic operand)
+    layout: str = ""
+    groups: int = 1
+    attrs: dict = field(default_factory=dict)
+    other: str | None = None   # dynamic second operand (K^T or V)
+
+
+class OnnxTracer:
+    """Layer table of one ONNX model and sessions that expose the needed tensors."""
+
+    def __init__(self, path: Path):
+        import onnx
+        from onnx import numpy_helper
+
+        self.path = Path(path)
+        self.proto = onnx.load(str(path))
+        g = self.proto.graph
+        self.consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t)
+                       for n in g.node if n.op_type == "Constant"}
+        self.consts.update({i.name: numpy_helper.to_array(i) for i in g.initializer})
+        self.producer = {o: n for n in g.node for o in n.output}
+        self.consumers: dict[str, list] = {}
+        for n in g.node:
+            for i in n.input:
+                self.consumers.setdefault(i, []).append(n)
+        self.output = g.output[0].name
+        self.layers = self._find_layers()
+
+    # ---- graph analysis -------------------------------------------------------------
+    def _is_const(self, t: str) -> bool:
+        if t in self.consts:
+            return True
+        p = self.producer.get(t)
+        return p is not None and p.op_type in ("Reshape", "Unsqueeze", "Cast") and all(
+            self._is_const(i) for i in p.input)
+
+    def _single(self, t: str, op: str):
+        c = self.consumers.get(t, [])
+        return c[0] if len(c) == 1 and c[0].op_type == op else None
+
+    def _act_output(self, t: str) -> str:
+        """Follow BatchNorm / bias adds / scaling to the activation's output tensor."""
+        while True:
+            cons = self.consumers.get(t, [])
+            ops = sorted(c.op_type for c in cons)
+            if len(cons) == 1 and cons[0].op_type in ACTS:
+                return cons[0].output[0]
+            if len(cons) == 1 and cons[0].op_type == "BatchNormalization":
+                t = cons[0].output[0]
+                continue
+            if len(cons) == 1 and cons[0].op_type in ("Add", "Mul") and any(
+                    self._is_const(i) for i in cons[0].input if i != t):
+                t = cons[0].output[0]
+                continue
+            if ops == ["Add", "Mul"]:                    # hard-swish: x * clip(x+3) / 6
+                add = next(c for c in cons if c.op_type == "Add")
+                mul = next(c for c in cons if c.op_type == "Mul")
+                clip = self._single(add.output[0], "Clip")
+                div = self._single(mul.output[0], "Div")
+                if clip is not None and clip.output[0] in mul.input and div is not None:
+                    return div.output[0]
+            if ops == ["Mul", "Mul"]:                    # swish: x * sigmoid(a x)
+                for c in cons:
+                    sig = self._single(c.output[0], "Sigmoid")
+                    other = next(x for x in cons if x is not c)
+                    if sig is not None and sig.output[0] in other.input:
+                        return other.output[0]
+            return t
+
+    def _scalar(self, t: str) -> bool:
+        return t in self.consts and self.consts[t].size == 1
+
+    def _operand(self, t: str) -> str:
+        """Sparse operand of a layer reading ``t``: a scalar affine ``a*x + b`` in front
+        (PPLCNetV3's learnable affine block) is folded into the layer, so ``x`` is streamed."""
+        add = self.producer.get(t)
+        if add is None or add.op_type != "Add" or not any(map(self._scalar, add.input)):
+            return t
+        y = next(i for i in add.input if not self._scalar(i))
+        mul = self.producer.get(y)
+        if mul is None or mul.op_type != "Mul" or not any(map(self._scalar, mul.input)):
+            return t
+        return next(i for i in mul.input if not self._scalar(i))
+
+    def _softmax_after(self, t: str):
+        """The Softmax fed (through elementwise scale/mask ops) by tensor ``t``."""
+        for _ in range(4):
+            cons = self.consumers.get(t, [])
+            if len(cons) != 1:
+                return None
+            if cons[0].op_type == "Softmax":
+                return cons[0]
+            if cons[0].op_type not in ("Mul", "Div", "Add"):
+                return None
+            t = cons[0].output[0]
+        return None
+
+    def _find_layers(self) -> list[OnnxLayer]:
+        import onnx
+
+        layers = []
+        for n in self.proto.graph.node:
+            a = {x.name: onnx.helper.get_attribute_value(x) for x in n.attribute}
+            name = n.output[0].removesuffix(".tmp_0")
+            if n.op_type in ("Conv", "ConvTranspose"):
+                if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+                    raise ValueError(f"{self.path}: node {n.name}: auto_pad unsupported")
+                w = n.input[1]
+                if w not in self.consts:
+                    raise ValueError(f"{self.path}: node {n.name}: weight {w!r} not constant")
+                transposed = n.op_type == "ConvTranspose"
+                if transposed and a.get("group", 1) != 1:
+                    raise ValueError(f"{self.path}: node {n.name}: grouped ConvTranspose")
+                layers.append(OnnxLayer(name, "conv", n.op_type, self._operand(n.input[0]),
+                                        self._act_output(n.output[0]), w,
+                                        "KN" if transposed else "OIHW", a.get("group", 1), a))
+            elif n.op_type in ("MatMul", "Gemm"):
+                x, w = n.input[0], n.input[1]
+                if w in self.consts:
+                    if n.op_type == "Gemm" and (a.get("transA", 0) or self.consts[w].ndim != 2):
+                        raise ValueError(f"{self.path}: node {n.name}: unsupported Gemm")
+                    lay = "NK" if a.get("transB", 0) else "KN"
+                    layers.append(OnnxLayer(name, "fc", n.op_type, self._operand(x),
+                                            self._act_output(n.output[0]), w, lay))
+                    continue
+                prod = self.producer.get(x)
+                if prod is not None and prod.op_type == "Softmax":
+                    layers.append(OnnxLayer(name, "attention", "SV", x, n.output[0], other=w))
+                    continue
+                sm = self._softmax_after(n.output[0])
+                if sm is None:
+                    raise ValueError(f"{self.path}: node {n.name}: dynamic MatMul that is "
+                                     f"neither Q@K^T nor softmax@V")
+                layers.append(OnnxLayer(name, "fc", "QK", x, sm.output[0], other=w))
+        return layers
+
+    # ---- weights ----------------------------------------------------------------------
+    def weight_layers(self) -> list[OnnxLayer]:
+        return [lay for lay in self.layers if lay.weight is not None]
+
+    def gemm(self, lay: OnnxLayer, w: np.ndarray) -> np.ndarray:
+        """GEMM view ``[groups, K, N]`` of a layer's weight array."""
+        if lay.op == "ConvTranspose":
+            return common.gemm_weight(w.reshape(w.shape[0], -1), "fc", "KN")
+        if lay.op in ("MatMul", "Gemm"):
+            return common.gemm_weight(w, "fc", lay.layout)
+        return common.gemm_weight(w, "conv", "OIHW", lay.groups)
+
+    def ungemm(self, lay: OnnxLayer, wg: np.ndarray, shape) -> np.ndarray:
+        if lay.op == "ConvTranspose":
+            return common.gemm_to_layout(wg, "KN", (shape[0], int(np.prod(shape[1:])))
+                                         ).reshape(shape)
+        return common.gemm_to_layout(wg, "OIHW" if lay.op == "Conv" else lay.layout, shape)
+
+    def pruned_weights(self, family: str, level: float) -> dict[str, np.ndarray]:
+        """``{const name: pruned array}``; the first and last weight layers stay dense."""
+        wl = self.weight_layers()
+        out = {}
+        for i, lay in enumerate(wl):
+            w = self.consts[lay.weight]
+            if i in (0, len(wl) - 1) or family == "dense":
+                out[lay.weight] = w
+                continue
+            wg = common.prune(self.gemm(lay, w), family, level)
+            out[lay.weight] = self.ungemm(lay, wg, w.shape).astype(w.dtype)
+        return out
+
+    # ---- running ----------------------------------------------------------------------
+    def session(self, weights: dict[str, np.ndarray] | None = None):
+        """onnxruntime session (no graph optimisation, 1 thread) exposing every layer tensor."""
+        import onnx
+        import onnxruntime as ort
+        from onnx import numpy_helper
+
+        m = onnx.ModelProto()
+        m.CopyFrom(self.proto)
+        for n in m.graph.node:
+            if n.op_type == "Constant" and weights and n.output[0] in weights:
+                t = numpy_helper.from_array(weights[n.output[0]], n.output[0])
+                n.attribute[0].t.CopyFrom(t)
+        have = {o.name for o in m.graph.output}
+        need = [t for lay in self.layers for t in (lay.x, lay.out, lay.other) if t]
+        for t in dict.fromkeys(need):
+            if t not in have:
+                m.graph.output.append(onnx.helper.make_tensor_value_info(
+                    t, onnx.TensorProto.FLOAT, None))
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(m.SerializeToString(), so,
+                                    providers=["CPUExecutionProvider"])
+        return sess
+
+    def run(self, sess, x: np.ndarray) -> dict[str, np.ndarray]:
+        names = [o.name for o in sess.get_outputs()]
+        vals = sess.run(names, {sess.get_inputs()[0].name: x[None].astype(np.float32)})
+        return dict(zip(names, vals))
+
+    def records(self, vals: dict[str, np.ndarray], weights: dict[str, np.ndarray]) -> list:
+        """One :func:`common.layer_record` per layer from a run's tensors."""
+        recs = []
+        for lay in self.layers:
+            x = vals[lay.x]
+            if lay.op in ("Conv",):
+                wg = self.gemm(lay, weights[lay.weight]) != 0
+                kh, kw = lay.attrs["kernel_shape"]
+                t, left, b, r = lay.attrs.get("pads", [0, 0, 0, 0])
+                cc = common.im2col_colcount(x[0].transpose(1, 2, 0) != 0, kh, kw,
+                                            lay.attrs.get("strides", [1, 1]), (t, left, b, r),
+                                            lay.attrs.get("dilations", [1, 1]), lay.groups)
+                recs.append(common.layer_record(lay.name, "conv", None, wg, vals[lay.out],
+                                                colcount=cc))
+                continue
+            if lay.op == "ConvTranspose":
+                xo = (x[0].reshape(x.shape[1], -1).T != 0)[None]
+                wg = self.gemm(lay, weights[lay.weight]) != 0
+            elif lay.weight is not None:
+                xo = (x.reshape(-1, x.shape[-1]) != 0)[None]
+                wg = self.gemm(lay, weights[lay.weight]) != 0
+            elif lay.op == "QK":
+                xo = x.reshape(-1, *x.shape[-2:]) != 0              # [heads, S, dh]
+                kt = vals[lay.other]
+                wg = np.ones((xo.shape[0], *kt.shape[-2:]), dtype=bool)
+                p = vals[lay.out]
+                recs.append(common.layer_record(lay.name, "fc", xo, wg, p >= ATTN_THRESHOLD))
+                continue
+            else:                                                   # SV
+                p = x.reshape(-1, *x.shape[-2:])
+                mask = p >= ATTN_THRESHOLD
+                v = vals[lay.other].reshape(-1, *vals[lay.other].shape[-2:])
+                wg = np.ones(v.shape, dtype=bool)
+                out = np.matmul(np.where(mask, p, 0), v)
+                recs.append(common.layer_record(lay.name, "attention", mask, wg, out))
+                continue
+            recs.append(common.layer_record(lay.name, lay.kind, xo, wg, vals[lay.out]))
+        return recs
+
+
+# ---- inputs -------------------------------------------------------------------------
+def _norm_pad(img: np.ndarray, shape) -> np.ndarray:
+    """rapidocr's rec/cls preprocessing: keep aspect, height to H, width <= W, (x-0.5)/0.5,
+    zero padding on the right (after normalisation). Pillow bilinear resize."""
+    from PIL import Image
+
+    _, h, w = shape
+    rw = min(w, math.ceil(h * img.shape[1] / img.shape[0]))
+    r = np.asarray(Image.fromarray(img).resize((rw, h), Image.BILINEAR), dtype=np.float32)
+    out = np.zeros(shape, dtype=np.float32)
+    out[:, :, :rw] = (r.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    return out
+
+
+def _cls_samples():
+    from traces.extract.text_inputs import render_line, zen_lines
+
+    for i, line in enumerate(zen_lines()):
+        for font in ("sans", "serif", "mono"):
+            img = render_line(line, font=font, size=32)
+            for rot in (0, 180):
+                yield f"zen{i:02d}-{font}-r{rot}", (img if rot == 0 else img[::-1, ::-1])
+
+
+def _rec_samples():
+    from traces.extract.text_inputs import corpus_paragraphs, line_chunks, render_line
+
+    pars = corpus_paragraphs()
+    fonts = ("sans", "serif", "mono", "bold", "italic", "cm")
+    step = max(1, len(pars) // 200)
+    for k, j in enumerate(range(0, len(pars), step)):
+        pid, par = pars[j]
+        line = line_chunks(par, 22)[0]
+        font = fonts[k % len(fonts)]
+        fg, bg = ((20, 235), (235, 30), (15, 120), (60, 200))[k % 4]   # incl. inverse, dim
+        yield f"{pid}-{font}-{k % 4}", render_line(line, font=font, size=30, fg=fg, bg=bg)
+
+
+def _photo_backgrounds(size: int):
+    """Real photos (skimage, scikit-learn) as ``[(name, uint8 [size, size, 3])]``."""
+    import skimage.data as sd
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    imgs = [(n, getattr(sd, n)()) for n in ("astronaut", "camera", "chelsea", "coffee",
+                                            "coins", "rocket", "page", "text", "horse")]
+    imgs += list(zip(("china", "flower"), load_sample_images().images))
+    out = []
+    for n, im in imgs:
+        im = np.asarray(im)
+        if im.dtype == bool:
+            im = np.where(im, 255, 0).astype(np.uint8)
+        if im.ndim == 2:
+            im = np.repeat(im[:, :, None], 3, axis=2)
+        im = im[:, :, :3]
+        s = min(im.shape[:2])
+        y0, x0 = (im.shape[0] - s) // 2, (im.shape[1] - s) // 2
+        sq = Image.fromarray(np.ascontiguousarray(im[y0:y0 + s, x0:x0 + s]))
+        out.append((n, np.asarray(sq.resize((size, size), Image.BILINEAR), dtype=np.uint8)))
+    return out
+
+
+def _det_samples(size: int = 320):
+    from traces.extract.text_inputs import corpus_paragraphs, line_chunks, render_page
+
+    bgs = _photo_backgrounds(size)
+    pars = corpus_paragraphs()
+    fonts = ("sans", "serif", "mono", "bold")
+    k = 0
+    for rep in range(9):
+        for n, bg in bgs:
+            if rep == 0:                      # the photo itself (page/text contain text)
+                yield f"{n}-plain", bg
+                continue
+            pid, par = pars[(k * 37) % len(pars)]
+            fsize = (12, 16, 20, 26)[k % 4]
+            lines = line_chunks(par, max(8, int(size / (0.6 * fsize))))[:8]
+            box = None if k % 3 == 0 else (245, 245, 240)
+            img = render_page(lines, bg, font=fonts[k % 4], size=fsize,
+                              origin=(4 + 7 * (k % 5), 6 + 11 * (k % 7)), box=box,
+                              fg=(10, 10, 10) if box else (250, 250, 40))
+            if k % 4 == 3:                    # low light: darken (the paper's low-light set)
+                img = (img.astype(np.float32) * 0.35).astype(np.uint8)
+            yield f"{n}-{pid}-{fonts[k % 4]}{fsize}", img
+            k += 1
+
+
+def samples(model: str, n: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """Deterministic ``[(sample id, preprocessed input C x H x W float32)]`` for a model."""
+    shape = MODELS[model][1]
+    gen = {"ocr_cls": _cls_samples, "ocr_rec": _rec_samples, "ocr_det": _det_samples}[model]
+    out = []
+    for sid, img in gen():
+        if len(out) == (n or MODELS[model][2]):
+            break
+        if model == "ocr_det":
+            x = (img.astype(np.float32).transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+        else:
+            x = _norm_pad(img, shape)
+        out.append((sid, x))
+    return out
+
+
+# ---- extraction ---------------------------------------------------------------------
+def _drift(model: str, y: np.ndarray, y0: np.ndarray) -> dict:
+    """Output drift of a pruned variant against dense on one sample."""
+    rel = float(np.linalg.norm(y - y0) / max(np.linalg.norm(y0), 1e-12))
+    if model == "ocr_det":
+        a, b = y > 0.3, y0 > 0.3
+        agree = float((a & b).sum() / max((a | b).sum(), 1))           # text-map IoU
+    elif model == "ocr_rec":
+        agree = float(np.array_equal(_ctc(y), _ctc(y0)))               # same decoded string
+    else:
+        agree = float(np.argmax(y) == np.argmax(y0))                   # same direction
+    return {"rel_l2": rel, "agree": agree}
+
+
+def _ctc(p: np.ndarray) -> list[int]:
+    ids = p.reshape(-1, p.shape[-1]).argmax(axis=1)
+    return [int(c) for i, c in enumerate(ids) if c != 0 and (i == 0 or c != ids[i - 1])]
+
+
+def extract(model: str, pattern: str, n_samples: int | None = None,
+            inputs=None, dense_outputs: dict | None = None):
+    """Records of one variant: ``({sample id: [layer records]}, {sample id: final output})``.
+
+    Pure: runs the model (pruned to ``pattern``) on :func:`samples` (or ``inputs``).
+    """
+    family, level = common.PATTERNS[pattern]
+    tr = OnnxTracer(model_path(model))
+    w = tr.pruned_weights(family, level)
+    sess = tr.session(None if family == "dense" else w)
+    recs, outs = {}, {}
+    for sid, x in inputs if inputs is not None else samples(model, n_samples):
+        vals = tr.run(sess, x)
+        recs[sid] = tr.records(vals, w)
+        outs[sid] = vals[tr.output]
+    return recs, outs
+
+
+def source(model: str) -> dict:
+    from importlib.metadata import version
+
+    return {"package": "rapidocr-onnxruntime", "version": version("rapidocr-onnxruntime"),
+            "licence": "Apache-2.0", "file": MODELS[model][0],
+            "runtime": f"onnxruntime {version('onnxruntime')} (ORT_DISABLE_ALL, 1 thread)",
+            "inputs": {"ocr_cls": "Zen of Python lines rendered (matplotlib fonts), 0/180 deg",
+                       "ocr_rec": "pydoc/sklearn prose lines rendered (matplotlib fonts)",
+                       "ocr_det": "skimage/sklearn photos, with rendered paragraphs"}[model],
+            "attention_threshold": ATTN_THRESHOLD}
+
+
+def run(out_root=common.DATA_ROOT, n_samples: int | None = None, models=None,
+        patterns=None, log=print) -> dict:
+    """Extract every pattern of every OCR model into ``out_root``; returns drift summary."""
+    summary = {}
+    for model in models or MODELS:
+        inputs = samples(model, n_samples)
+        dense_out = None
+        for pattern in patterns or common.PATTERNS:
+            recs, outs = extract(model, pattern, inputs=inputs)
+            if pattern == "dense":
+                dense_out = outs
+            notes = f"{len(inputs)} samples; attention mask p >= {ATTN_THRESHOLD}."
+            if pattern != "dense" and dense_out is not None:
+                d = [_drift(model, outs[s], dense_out[s]) for s in outs]
+                rel = float(np.mean([x["rel_l2"] for x in d]))
+                agree = float(np.mean([x["agree"] for x in d]))
+                summary[(model, pattern)] = (rel, agree)
+                notes += (f" Magnitude-pruned, no fine-tuning; output drift vs dense: mean "
+                          f"relative L2 {rel:.3f}, agreement {agree:.3f} "
+                          f"({'text-map IoU' if model == 'ocr_det' else 'same prediction'}).")
+            p = common.write_variant(model, pattern, *common.PATTERNS[pattern], None, recs,
+                                     source(model), notes, root=out_root)
+            log(f"{p}: {len(recs)} samples, {len(next(iter(recs.values())))} layers")
+    return summary
