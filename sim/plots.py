@@ -45,10 +45,11 @@ def _lines(points, x_key, group_key, metric, ylabel, path, title):
     for ax, g in zip(axes[0], groups):
         pts = sorted((p for p in points if p[group_key] == g), key=lambda p: p[x_key])
         xs = [p[x_key] for p in pts]
-        for name in pts[0]["schedulers"]:
+        for i, name in enumerate(pts[0]["schedulers"]):
             ax.plot(xs, [p["schedulers"][name][metric] * (100 if metric == "violation_rate"
                                                          else 1) for p in pts],
-                    marker="o", label=name)
+                    marker="osD^v<>"[i % 7], linestyle=("-", "--", ":")[i // 7 % 3],
+                    color=plt.cm.tab20(i % 20), label=name)
         ax.set_xlabel("arrival rate (req/s)" if x_key == "rate" else "SLO multiplier")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{title}, {group_key}={g:g}", fontsize=9)
