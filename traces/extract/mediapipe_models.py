@@ -251,7 +251,8 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
         drift = (np.linalg.norm(finals - dense_out, axis=1)
                  / np.maximum(np.linalg.norm(dense_out, axis=1), 1e-12))
         source = {
-            "package": "mediapipe", "version": importlib.metadata.version("mediapipe"), "licence": "Apache-2.0",
+            "package": "mediapipe", "version": importlib.metadata.version("mediapipe"),
+            "licence": "Apache-2.0",
             "file": f"mediapipe/modules/{rel}", "runtime": "ai-edge-litert (no delegates)",
             "inputs": f"traces.extract.inputs set {inset!r}, seed {SEED}, {size}x{size}, "
                       f"range [{lo}, {hi}]",

@@ -1,0 +1,180 @@
+"""Benchmark report of the committed traces: ``docs/benchmark.md`` and its plots.
+
+``python -m traces.report [--root traces/data] [--out docs/benchmark.md] [--img docs/img]``
+reads every variant below ``root`` (whatever is there) and writes
+
+* a table per model and pattern: layers, samples, weight density, per-layer activation
+  densities (mean over layers, then mean +- std across samples), how much a layer's
+  density varies across inputs, end-to-end cycles (mean +- std across samples) and the
+  pruned outputs' drift from the dense model;
+* ``img/benchmark_<model>.png``: per-layer output density across inputs (box plots),
+  dense model: the evidence that sparsity is input-dependent;
+* ``img/benchmark_cycles.png``: end-to-end cycles per pattern, relative to dense.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from rtl.accelerator.cycle_model import REF_LANES
+from traces.format import TRACE_ROOT, load_set
+
+__all__ = ["main", "variant_stats", "write_report"]
+
+REPO = TRACE_ROOT.parent
+CLOCK_HZ = 200_000_000   # default accelerator clock of the scenarios (DESIGN.md)
+PATTERN_ORDER = ("dense", "unstructured50", "unstructured75", "block50", "block75",
+                 "channel50", "channel75")
+
+
+def _order(p: str) -> tuple:
+    return (PATTERN_ORDER.index(p) if p in PATTERN_ORDER else len(PATTERN_ORDER), p)
+
+
+def variant_stats(v) -> dict:
+    """Summary numbers of one variant (see the module docstring)."""
+    size_in = np.array([lay.M * lay.K * lay.groups for lay in v.layers], dtype=np.float64)
+    size_out = np.array([lay.out_size for lay in v.layers], dtype=np.float64)
+    d_in = v.in_nnz / size_in                 # [S, L]
+    d_out = v.out_nnz / size_out
+    e2e = v.total_cycles().astype(np.float64)
+    wsize = np.array([lay.groups * lay.K * lay.N for lay in v.layers], dtype=np.float64)
+    drift = v.source.get("output_drift", {}) if isinstance(v.source, dict) else {}
+    return {
+        "layers": v.n_layers, "samples": v.n_samples,
+        "w_density": float((np.array([lay.weight_density for lay in v.layers]) * wsize).sum()
+                           / wsize.sum()),
+        "in_mean": float(d_in.mean(axis=1).mean()), "in_std": float(d_in.mean(axis=1).std()),
+        "out_mean": float(d_out.mean(axis=1).mean()), "out_std": float(d_out.mean(axis=1).std()),
+        "out_layer_std": float(d_out.std(axis=0).mean()),
+        "cyc_mean": float(e2e.mean()), "cyc_std": float(e2e.std()),
+        "cyc_min": float(e2e.min()), "cyc_max": float(e2e.max()),
+        "drift": drift.get("mean"),
+        "kinds": sorted({lay.kind for lay in v.layers}),
+    }
+
+
+def _fmt_cyc(x: float) -> str:
+    return f"{x / 1e6:.2f}"
+
+
+def _plot_layers(model: str, v, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = v.out_nnz / np.array([lay.out_size for lay in v.layers], dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.12 * v.n_layers + 2), 3.2))
+    ax.boxplot(d, widths=0.6, showfliers=True, flierprops={"markersize": 2})
+    ax.set_xticks(range(1, v.n_layers + 1, max(1, v.n_layers // 20)))
+    ax.set_xticklabels([str(i) for i in range(0, v.n_layers, max(1, v.n_layers // 20))])
+    ax.set_xlabel("layer")
+    ax.set_ylabel("output density (non-zeros / size)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{model}/{v.pattern}: per-layer output density across "
+                 f"{v.n_samples} inputs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _plot_cycles(models: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(models)
+    fig, axes = plt.subplots(1, len(names), figsize=(2.3 * len(names) + 1, 3.4), sharey=True,
+                             squeeze=False)
+    for ax, m in zip(axes[0], names):
+        pats = sorted(models[m], key=_order)
+        ref = models[m]["dense"].total_cycles().mean() if "dense" in models[m] else 1.0
+        ax.boxplot([models[m][p].total_cycles() / ref for p in pats], widths=0.6,
+                   flierprops={"markersize": 2})
+        ax.set_xticks(range(1, len(pats) + 1))
+        ax.set_xticklabels(pats, rotation=90, fontsize=7)
+        ax.set_title(m, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("end-to-end cycles / dense mean")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
+                 img=REPO / "docs" / "img") -> Path:
+    """Write the report and plots for every variant below ``root``; return the .md path."""
+    out, img = Path(out), Path(img)
+    vs = {k: v for k, v in load_set(root).items() if not v.fixture}
+    models: dict[str, dict] = {}
+    for (m, p), v in vs.items():
+        models.setdefault(m, {})[p] = v
+    img.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rel = Path("img") if img.resolve().parent == out.resolve().parent else img
+    lines = [
+        "# Benchmark: real multi-DNN sparsity traces",
+        "",
+        ("Generated by `python -m traces.report` from the traces in `traces/data/` "
+        "(provenance, inputs and licences: `traces/SOURCES.md`). Cycles are the datapath "
+        f"cycle model's at the reference configuration ({REF_LANES} lanes); milliseconds at "
+        f"{CLOCK_HZ / 1e6:.0f} MHz."),
+        "",
+        ("Columns: *w dens* weight density (non-zero weights / weights, over all layers); "
+        "*in dens* / *out dens*: density of each layer's sparse operand (im2col rows, fc "
+        "inputs, thresholded attention scores) and of its output after the activation, "
+        "averaged over layers, mean +- std across samples; *layer std*: std across inputs of a "
+        "layer's output density, averaged over layers (how input-dependent it is); "
+        "*Mcycles*: end-to-end cycles per inference, mean +- std [min, max] across samples; "
+        "*speed-up*: dense mean / variant mean; *drift*: mean relative L2 distance of the "
+        "pruned model's outputs from the dense model's on the same inputs (no fine-tuning)."),
+        "",
+    ]
+    for m in sorted(models):
+        pats = sorted(models[m], key=_order)
+        any_v = models[m][pats[0]]
+        st0 = variant_stats(any_v)
+        dense_c = variant_stats(models[m]["dense"])["cyc_mean"] if "dense" in models[m] else None
+        lines += [f"## {m}", "",
+                  (f"{st0['layers']} layers ({', '.join(st0['kinds'])}), {st0['samples']} samples; "
+                  f"source: {any_v.source.get('package', '?')} "
+                  f"{any_v.source.get('version', '')}."), ""]
+        lines += [("| pattern | w dens | in dens | out dens | layer std | Mcycles | ms "
+                  "| speed-up | drift |"),
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for p in pats:
+            s = variant_stats(models[m][p])
+            sp = f"{dense_c / s['cyc_mean']:.2f}" if dense_c else "-"
+            dr = f"{s['drift']:.3f}" if s["drift"] is not None else "-"
+            lines.append(
+                f"| {p} | {s['w_density']:.3f} | {s['in_mean']:.3f} +- {s['in_std']:.3f} "
+                f"| {s['out_mean']:.3f} +- {s['out_std']:.3f} | {s['out_layer_std']:.3f} "
+                f"| {_fmt_cyc(s['cyc_mean'])} +- {_fmt_cyc(s['cyc_std'])} "
+                f"[{_fmt_cyc(s['cyc_min'])}, {_fmt_cyc(s['cyc_max'])}] "
+                f"| {1e3 * s['cyc_mean'] / CLOCK_HZ:.1f} | {sp} | {dr} |")
+        ref = models[m].get("dense", any_v)
+        png = img / f"benchmark_{m}.png"
+        _plot_layers(m, ref, png)
+        lines += ["", f"![{m} per-layer density]({(rel / png.name).as_posix()})", ""]
+    _plot_cycles(models, img / "benchmark_cycles.png")
+    lines += ["## End-to-end cycles per pattern", "",
+              f"![cycles per pattern]({(rel / 'benchmark_cycles.png').as_posix()})", ""]
+    out.write_text("\n".join(lines))
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m traces.report", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default=str(TRACE_ROOT / "data"))
+    ap.add_argument("--out", default=str(REPO / "docs" / "benchmark.md"))
+    ap.add_argument("--img", default=str(REPO / "docs" / "img"))
+    a = ap.parse_args(argv)
+    print(f"traces.report: wrote {write_report(a.root, a.out, a.img)}")
+
+
+if __name__ == "__main__":
+    main()
