@@ -7,7 +7,11 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.stamp-base
 SYNTH_STAMP  := $(VENV)/.stamp-synth
-TRACES_STAMP := $(VENV)/.stamp-traces
+# `make traces` has its own environment: the extraction stack (mediapipe, torch, onnxruntime,
+# numpy<2) is large and never needed by sim or test.
+TVENV   ?= .venv-traces
+TPY     := $(TVENV)/bin/python
+TRACES_STAMP := $(TVENV)/.stamp-traces
 
 # make sim parameters (empty = scenario defaults)
 WORKLOAD ?= arvr
@@ -44,8 +48,10 @@ $(SYNTH_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[test,synth]'
 	touch $@
 
-$(TRACES_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test,traces]'
+$(TRACES_STAMP): pyproject.toml
+	test -x $(TPY) || $(PYTHON) -m venv $(TVENV)
+	$(TPY) -m pip install -q --upgrade pip
+	$(TPY) -m pip install -q -e '.[traces]'
 	touch $@
 
 venv: $(STAMP)  ## create the virtual environment (.venv) with the test tools
@@ -62,8 +68,8 @@ test: $(STAMP)  ## run every test (unit, Amaranth simulation, cocotb on exported
 bench: $(STAMP)  ## benchmarks; results in out/bench/*.json
 	$(PY) -m sim.bench --out $(OUT)/bench
 
-traces: $(TRACES_STAMP)  ## re-extract the real-model traces (heavy optional dependencies)
-	$(PY) -m traces.extract
+traces: $(TRACES_STAMP)  ## re-extract the real-model traces into traces/data (own venv .venv-traces)
+	OMP_NUM_THREADS=1 $(TPY) -m traces.extract
 
 verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
 	$(PY) -m rtl.export --slots $(SLOTS) --lanes $(LANES) --out build/verilog
