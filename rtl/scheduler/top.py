@@ -1,0 +1,238 @@
+"""The Dysta dynamic scheduler: task table, LUTs, score pipeline, argmin, predictor, FSM."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw_scheduler import formats as F
+from sw_scheduler.bitexact import recip_table
+
+from .layouts import LUT_LAYER, LUT_VARIANT, SCAN_OVERHEAD, SchedulerConfig
+from .predictor import Predictor
+from .score import SCORE_LATENCY, Argmin, ScoreUnit
+from .table import TaskTable
+
+__all__ = ["DystaScheduler"]
+
+assert SCAN_OVERHEAD == SCORE_LATENCY + 2   # table read + LUT read + score + argmin
+
+
+class DystaScheduler(wiring.Component):
+    """Sparsity-aware dynamic scheduler, one NPU layer in flight at a time.
+
+    Timing contract (absolute cycles; ``n`` = active requests; see docs/scheduler_rtl.md):
+    IDLE (empty) accepts a request at ``a`` -> SCAN from ``a+1``. A SCAN starting at ``c``
+    scores every entry with ``t = now(c)`` and presents the command from ``c+n+5`` until
+    ``npu_cmd.ready``. RUN accepts requests and waits for ``npu_resp``; its handshake at
+    ``T`` -> UPD (``T+1``, gamma/layer/last_run update) -> SCAN at ``T+2``; after the last
+    layer, RET at ``T+2`` presents the completion (finish = ``now(T)``) until
+    ``completions.ready``, then SCAN (or IDLE if empty).
+
+    Parameters
+    ----------
+    config : SchedulerConfig
+    images : LutImages or None
+        Initial LUT contents (``images.layout`` must equal ``config.lut``); None = zeros,
+        to be written through ``lut_w``.
+
+    Members
+    -------
+    requests : In(stream.Signature(config.request_layout))
+        ``ready`` only in IDLE/RUN and when the table is not full (back-pressure).
+    completions : Out(stream.Signature(config.completion_layout))
+    npu_cmd : Out(stream.Signature(config.command_layout))
+    npu_resp : In(stream.Signature(config.response_layout))
+        ``ready`` while a command is in flight (RUN).
+    lut_w : In(stream.Signature(config.lut_write_layout))
+        ``ready`` is always 1 (a plain port, for Verilog export). Run-time LUT write: ``table`` LUT_VARIANT/LUT_LAYER, ``addr`` (LutLayout address),
+        ``data`` (packed VARIANT_ENTRY/LAYER_ENTRY). Takes effect for reads one cycle later.
+    now : Out(time_width)
+        Free-running cycle counter, ``counter_init`` after reset, wraps modulo
+        ``2**time_width``.
+    n_active : Out(count_width)
+    """
+
+    def __init__(self, config: SchedulerConfig, images=None):
+        if not isinstance(config, SchedulerConfig):
+            raise TypeError(f"config must be a SchedulerConfig, got {config!r}")
+        if images is not None and images.layout != config.lut:
+            raise ValueError(f"images layout {images.layout} differs from config {config.lut}")
+        self._cfg = config
+        self._images = images
+        c = config
+        super().__init__({
+            "requests": In(stream.Signature(c.request_layout)),
+            "completions": Out(stream.Signature(c.completion_layout)),
+            "npu_cmd": Out(stream.Signature(c.command_layout)),
+            "npu_resp": In(stream.Signature(c.response_layout)),
+            "lut_w": In(stream.Signature(c.lut_write_layout)),
+            "now": Out(c.time_width, init=c.counter_init),
+            "n_active": Out(c.count_width),
+        })
+
+    @property
+    def config(self):
+        return self._cfg
+
+    def elaborate(self, platform):
+        c, img = self._cfg, self._images
+        lut = c.lut
+        m = Module()
+
+        m.d.sync += self.now.eq(self.now + 1)
+
+        # ---- memories ----
+        m.submodules.variant_lut = vmem = memory.Memory(
+            shape=unsigned(F.VARIANT_ENTRY.size), depth=lut.variant_depth,
+            init=img.variant if img is not None else [])
+        m.submodules.layer_lut = lmem = memory.Memory(
+            shape=unsigned(F.LAYER_ENTRY.size), depth=lut.layer_depth,
+            init=img.layer if img is not None else [])
+        m.submodules.recip_rom = rmem = memory.Memory(
+            shape=F.RECIP.shape, depth=c.recip_depth, init=recip_table(c.recip_depth))
+        v_rd, l_rd = vmem.read_port(), lmem.read_port()
+        r_scan, r_pred = rmem.read_port(), rmem.read_port()
+        v_wr, l_wr = vmem.write_port(), lmem.write_port()
+        lw = self.lut_w.payload
+        m.d.comb += [
+            self.lut_w.ready.eq(1),
+            v_wr.addr.eq(lw.addr), v_wr.data.eq(lw.data),
+            v_wr.en.eq(self.lut_w.valid & (lw.table == LUT_VARIANT)),
+            l_wr.addr.eq(lw.addr), l_wr.data.eq(lw.data),
+            l_wr.en.eq(self.lut_w.valid & (lw.table == LUT_LAYER)),
+        ]
+        v_ent = data.View(F.VARIANT_ENTRY, v_rd.data)
+        l_ent = data.View(F.LAYER_ENTRY, l_rd.data)
+
+        # ---- blocks ----
+        item = data.StructLayout({"slot": unsigned(c.slot_bits), "row": c.row_layout})
+        m.submodules.table = table = TaskTable(c)
+        m.submodules.score = score = ScoreUnit(time_width=c.time_width,
+                                               score_width=c.score_width, beta=c.beta,
+                                               payload_shape=item)
+        m.submodules.argmin = argmin = Argmin(score_width=c.score_width, payload_shape=item)
+        m.submodules.predictor = pred = Predictor(variant=c.predictor,
+                                                  count_width=lut.layer_bits + 1)
+        wiring.connect(m, score.o, argmin.i)
+        wiring.connect(m, wiring.flipped(self.requests), table.intake)
+        m.d.comb += [table.now.eq(self.now), self.n_active.eq(table.n_active)]
+
+        best = argmin.best_payload          # the decision, kept through RUN/UPD/RET
+        run = best.row
+
+        def var_addr(row):
+            return (row.model << lut.pattern_bits) | row.pattern
+
+        def lay_addr(row):
+            return (var_addr(row) << lut.layer_bits) | row.layer
+
+        # ---- scan pipeline: S0 table read, S1 LUT read, S2.. score, argmin ----
+        scan_i = Signal(c.count_width + 3)
+        t_scan = Signal(c.time_width)
+        s1_valid, s1_slot = Signal(), Signal(c.slot_bits)
+        s2_valid, s2_slot = Signal(), Signal(c.slot_bits)
+        s2_row = Signal(c.row_layout)
+        issuing = Signal()
+        m.d.sync += [s1_valid.eq(issuing), s1_slot.eq(scan_i[:c.slot_bits]),
+                     s2_valid.eq(s1_valid), s2_slot.eq(s1_slot), s2_row.eq(table.rd_data)]
+        m.d.comb += [
+            score.t.eq(t_scan), score.recip_n.eq(r_scan.data),
+            r_scan.addr.eq(table.n_active),
+            score.i.valid.eq(s2_valid),
+            score.i.payload.deadline.eq(s2_row.deadline),
+            score.i.payload.last_run.eq(s2_row.last_run),
+            score.i.payload.gamma.eq(s2_row.gamma),
+            score.i.payload.rem.eq(l_ent.rem),
+            score.i.payload.kinv_iso.eq(v_ent.kinv_iso),
+            score.i.payload.payload.slot.eq(s2_slot),
+            score.i.payload.payload.row.eq(s2_row),
+        ]
+
+        # ---- predictor on the running entry ----
+        m.d.comb += [
+            pred.nnz.eq(self.npu_resp.payload.nnz), pred.inv_nnz.eq(l_ent.inv_nnz),
+            pred.gamma.eq(run.gamma), pred.gamma_sum.eq(run.gamma_sum),
+            pred.count.eq(run.count), pred.recip.eq(r_pred.data),
+            r_pred.addr.eq(run.count + 1),
+        ]
+        u_gamma, u_sum = Signal(F.GAMMA.shape), Signal(F.GAMMA_SUM.shape)
+        u_count = Signal(lut.layer_bits + 1)
+        u_layer = Signal(lut.layer_bits + 1)
+        t_done = Signal(c.time_width)
+
+        upd_row = Signal(c.row_layout)
+        m.d.comb += [
+            upd_row.eq(run), upd_row.gamma.eq(u_gamma), upd_row.gamma_sum.eq(u_sum),
+            upd_row.count.eq(u_count), upd_row.layer.eq(u_layer[:lut.layer_bits]),
+            upd_row.last_run.eq(t_done),
+            self.npu_cmd.payload.slot.eq(best.slot),
+            self.npu_cmd.payload.model.eq(run.model),
+            self.npu_cmd.payload.pattern.eq(run.pattern),
+            self.npu_cmd.payload.layer.eq(run.layer),
+            self.completions.payload.tag.eq(run.tag),
+            self.completions.payload.finish.eq(t_done),
+        ]
+        last_layer = (u_layer >= v_ent.n_layers) | (u_layer == lut.max_layers)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                # table empty: wait for the first request
+                m.d.comb += table.allow.eq(1)
+                with m.If(self.requests.valid & self.requests.ready):
+                    m.d.sync += scan_i.eq(0)
+                    m.next = "SCAN"
+            with m.State("SCAN"):
+                # issue slot scan_i (< n), drain the pipeline, argmin ready at i = n + 5
+                m.d.comb += [
+                    issuing.eq(scan_i < table.n_active),
+                    table.rd_addr.eq(scan_i[:c.slot_bits]),
+                    v_rd.addr.eq(var_addr(table.rd_data)),
+                    l_rd.addr.eq(lay_addr(table.rd_data)),
+                    argmin.clear.eq(scan_i == 0),
+                ]
+                m.d.sync += scan_i.eq(scan_i + 1)
+                with m.If(scan_i == 0):
+                    m.d.sync += t_scan.eq(self.now)
+                with m.If(scan_i == table.n_active + SCAN_OVERHEAD - 1):
+                    m.next = "CMD"
+            with m.State("CMD"):
+                # present the decision until the NPU takes it
+                m.d.comb += [self.npu_cmd.valid.eq(1),
+                             v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run))]
+                with m.If(self.npu_cmd.ready):
+                    m.next = "RUN"
+            with m.State("RUN"):
+                # layer in flight: accept requests, wait for the NPU response
+                m.d.comb += [table.allow.eq(1), self.npu_resp.ready.eq(1),
+                             v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run))]
+                with m.If(self.npu_resp.valid):
+                    m.d.sync += [u_gamma.eq(pred.gamma_o), u_sum.eq(pred.gamma_sum_o),
+                                 u_count.eq(pred.count_o), u_layer.eq(run.layer + 1),
+                                 t_done.eq(self.now)]
+                    m.next = "UPD"
+            with m.State("UPD"):
+                # write back the updated entry, or retire it
+                m.d.comb += [v_rd.addr.eq(var_addr(run)),
+                             table.rd_addr.eq(table.n_active - 1)]
+                with m.If(last_layer):
+                    m.next = "RET"
+                with m.Else():
+                    m.d.comb += [table.wr_en.eq(1), table.wr_addr.eq(best.slot),
+                                 table.wr_data.eq(upd_row)]
+                    m.d.sync += scan_i.eq(0)
+                    m.next = "SCAN"
+            with m.State("RET"):
+                # completion out; the last entry moves into the freed slot
+                m.d.comb += [self.completions.valid.eq(1),
+                             table.rd_addr.eq(table.n_active - 1)]
+                with m.If(self.completions.ready):
+                    m.d.comb += [table.wr_en.eq(1), table.wr_addr.eq(best.slot),
+                                 table.wr_data.eq(table.rd_data), table.pop.eq(1)]
+                    m.d.sync += scan_i.eq(0)
+                    with m.If(table.n_active == 1):
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "SCAN"
+        return m
