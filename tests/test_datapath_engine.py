@@ -4,6 +4,7 @@ cycle model exactly, and no loss/duplication under output back-pressure."""
 import numpy as np
 import pytest
 from amaranth.back import verilog
+from amaranth.sim import Simulator
 
 from rtl.accelerator.cycle_model import layer_cycles, work_count
 from rtl.accelerator.engine import SparseEngine
@@ -132,6 +133,7 @@ def test_parameter_and_capacity_errors():
         simulate(eng, [LayerData(np.ones((1, 9)), np.ones((9, 1)))])
     with pytest.raises(ValueError, match="x_rows"):
         simulate(eng, [LayerData(np.ones((5, 2)), np.ones((2, 1)))])
+    Simulator(eng)        # elaborate it: an unused Elaboratable warns when collected
 
 
 def test_verilog_export():

@@ -20,11 +20,13 @@ cycles, never loses or repeats an entry).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal, unsigned
+from amaranth.hdl import Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .bitscan import BitScan
+from .lanes import LaneArray
 from .layouts import (
     ACC,
     ACT,
@@ -40,22 +42,7 @@ from .layouts import (
     load_layout,
 )
 
-__all__ = ["SparseEngine", "popcount"]
-
-
-def popcount(v, width: int):
-    """Number of set bits of the ``width``-bit value ``v`` (SWAR adder tree)."""
-    size = 1
-    while size < width:
-        size *= 2
-    x = v[:width]
-    field = 1
-    while field < size:
-        pattern = sum(((1 << field) - 1) << i for i in range(0, size, 2 * field))
-        m = Const(pattern, size)
-        x = ((x & m) + ((x >> field) & m))[:size]
-        field *= 2
-    return x[:width.bit_length()]
+__all__ = ["SparseEngine"]
 
 
 class SparseEngine(wiring.Component):
@@ -87,15 +74,12 @@ class SparseEngine(wiring.Component):
 
     def __init__(self, *, lanes: int = 16, max_k: int = 64, x_rows: int = 256,
                  x_vals: int = 4096, w_words: int = 1024, live_words: int = 64):
-        if not isinstance(lanes, int) or not LANE_RANGE[0] <= lanes <= LANE_RANGE[1]:
-            raise ValueError(f"SparseEngine: lanes must be an int in {LANE_RANGE}, got {lanes!r}")
-        if not isinstance(max_k, int) or not 1 <= max_k < (1 << 17):
-            raise ValueError(f"SparseEngine: max_k must be an int in 1..131071, got {max_k!r}")
-        for name, v in (("x_rows", x_rows), ("x_vals", x_vals), ("w_words", w_words),
-                        ("live_words", live_words)):
-            if not isinstance(v, int) or not 1 <= v <= MAX_DEPTH:
-                raise ValueError(f"SparseEngine: {name} must be an int in 1..{MAX_DEPTH}, "
-                                 f"got {v!r}")
+        try:
+            self._validate(lanes=lanes, max_k=max_k, x_rows=x_rows, x_vals=x_vals,
+                           w_words=w_words, live_words=live_words)
+        except ValueError:
+            self._MustUse__silence = True   # a rejected object is not an unused elaboratable
+            raise
         self._lanes, self._max_k = lanes, max_k
         self._depths = {"x_rows": x_rows, "x_vals": x_vals, "w_words": w_words,
                         "live_words": live_words}
@@ -108,6 +92,17 @@ class SparseEngine(wiring.Component):
             "load": In(stream.Signature(self._load_layout)),
             "busy": Out(1),
         })
+
+    @staticmethod
+    def _validate(*, lanes, max_k, **depths):
+        if not isinstance(lanes, int) or not LANE_RANGE[0] <= lanes <= LANE_RANGE[1]:
+            raise ValueError(f"SparseEngine: lanes must be an int in {LANE_RANGE}, got {lanes!r}")
+        if not isinstance(max_k, int) or not 1 <= max_k < (1 << 17):
+            raise ValueError(f"SparseEngine: max_k must be an int in 1..131071, got {max_k!r}")
+        for name, v in depths.items():
+            if not isinstance(v, int) or not 1 <= v <= MAX_DEPTH:
+                raise ValueError(f"SparseEngine: {name} must be an int in 1..{MAX_DEPTH}, "
+                                 f"got {v!r}")
 
     lanes = property(lambda self: self._lanes)
     max_k = property(lambda self: self._max_k)
@@ -160,32 +155,20 @@ class SparseEngine(wiring.Component):
         bc_mask = Signal(K)               # the row's bitmap
         bc_rem = Signal(K)                # effective entries not yet broadcast
         bc_ptr = Signal(ADDR_WIDTH)
-        bc_onehot = Signal(K)
-        bc_below = Signal(K)
-        bc_k = Signal(range(K + 1))
-        bc_rank = Signal(range(K + 1))
-        bc_rem_next = Signal(K)
+        m.submodules.scan = scan = BitScan(K)
         m.d.comb += [
-            bc_onehot.eq(bc_rem & (~bc_rem + 1)[:K]),
-            bc_below.eq((bc_onehot - 1)[:K]),
-            bc_k.eq(popcount(bc_below, K)),
-            bc_rank.eq(popcount(bc_mask & bc_below, K)),
-            bc_rem_next.eq(bc_rem & ~bc_onehot),
-            rd[Buffer.XVAL].addr.eq(bc_ptr + bc_rank),
-            rd[Buffer.WEIGHT].addr.eq(pass_wbase + bc_k),
+            scan.pending.eq(bc_rem), scan.row.eq(bc_mask),
+            rd[Buffer.XVAL].addr.eq(bc_ptr + scan.rank),
+            rd[Buffer.WEIGHT].addr.eq(pass_wbase + scan.index),
         ]
 
         # ---- MAC stage (the cycle after a broadcast) --------------------------------------
         mac_valid = Signal()
-        m.d.sync += mac_valid.eq(0)
-        mac_x = rd[Buffer.XVAL].data
-        mac_w = rd[Buffer.WEIGHT].data
-        acc = [Signal(ACC, name=f"acc{j}") for j in range(P)]
-        acc_next = [Signal(ACC, name=f"acc_next{j}") for j in range(P)]
         clear = Signal()
-        for j in range(P):
-            m.d.comb += acc_next[j].eq(acc[j] + Mux(mac_valid, mac_x * mac_w[j], 0))
-            m.d.sync += acc[j].eq(Mux(clear, 0, acc_next[j]))
+        m.d.sync += mac_valid.eq(0)
+        m.submodules.lanes = lanes = LaneArray(P)
+        m.d.comb += [lanes.mac.eq(mac_valid), lanes.x.eq(rd[Buffer.XVAL].data),
+                     lanes.w.eq(rd[Buffer.WEIGHT].data), lanes.clear.eq(clear)]
 
         # ---- drain stage -------------------------------------------------------------------
         dr_j = Signal(range(P))
@@ -205,7 +188,8 @@ class SparseEngine(wiring.Component):
             dr_left.eq(c.N - col_base),
             dr_last_pass.eq(dr_left <= P),
             dr_nvalid.eq(Mux(dr_last_pass, dr_left, P)),
-            dr_acc.eq(Array(acc_next)[dr_j]),
+            lanes.drain_sel.eq(dr_j),
+            dr_acc.eq(lanes.drain_acc),
             dr_shifted.eq(dr_acc >> c.shift),
             dr_floor.eq(Mux(c.act == Activation.RELU, 0, lo)),
             dr_y.eq(Mux(dr_shifted > hi, hi, Mux(dr_shifted < dr_floor, dr_floor, dr_shifted))),
@@ -255,8 +239,8 @@ class SparseEngine(wiring.Component):
             with m.State("BCAST"):
                 # broadcast one effective non-zero; its MAC happens next cycle
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [bc_rem.eq(bc_rem_next), mac_valid.eq(1)]
-                with m.If(bc_rem_next == 0):
+                m.d.sync += [bc_rem.eq(scan.rest), mac_valid.eq(1)]
+                with m.If(scan.rest == 0):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 # drain one valid column per cycle; stall while an entry is not accepted

@@ -33,7 +33,9 @@ class LayerRun:
     nnz: int                       # non-zero count reported in the response
     tag: int
     cycles: int                    # cmd transfer .. resp transfer, inclusive
-    sim_seconds: float = 0.0       # wall time of the command's simulation
+    load_cycles: int = 0           # cycles spent writing the buffers before the command
+    load_seconds: float = 0.0      # wall time of simulating the load
+    run_seconds: float = 0.0       # wall time of simulating the command (``cycles``)
 
 
 def _check(engine: SparseEngine, layer: LayerData):
@@ -104,6 +106,7 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
                 ctx.set(engine.load.payload, {"buf": buf, "addr": addr, "data": value})
                 await ctx.tick()
             ctx.set(engine.load.valid, 0)
+            t1 = time.perf_counter()
             ctx.set(engine.cmd.payload, cmd)
             ctx.set(engine.cmd.valid, 1)
             while not ctx.get(engine.cmd.ready):
@@ -121,7 +124,8 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
             mine = entries[first:]
             runs.append(LayerRun(y=decode_entries(mine, s["groups"], s["M"], s["N"]),
                                  entries=mine, nnz=int(resp.nnz), tag=int(resp.tag),
-                                 cycles=cycles, sim_seconds=time.perf_counter() - t0))
+                                 cycles=cycles, load_cycles=len(loads), load_seconds=t1 - t0,
+                                 run_seconds=time.perf_counter() - t1))
 
     sim.add_testbench(consumer, background=True)
     sim.add_testbench(host)
