@@ -55,6 +55,8 @@ def _density_layers(rng):
     layers.append(LayerData(x, _rand(rng, (19, 3), 0.0), shift=0, act=Activation.IDENTITY))
     layers.append(LayerData(_rand(rng, (1, 1), 0.0), _rand(rng, (1, 1), 0.0), shift=3))
     layers.append(LayerData(_rand(rng, (7, 31), 0.5), _rand(rng, (31, 1), 0.5), shift=5))
+    layers.append(LayerData(np.zeros((0, 5)), _rand(rng, (5, 7), 0.0)))      # M = 0
+    layers.append(LayerData(np.zeros((3, 0)), np.zeros((0, 4))))              # K = 0
     return layers
 
 

@@ -92,7 +92,8 @@ def layer_reference(layer: LayerData) -> np.ndarray:
 
 def compress_rows(x: np.ndarray, val_base: int = 0) -> tuple[list[int], list[int], list[int]]:
     """Bitmaps, row pointers and packed values of the rows of ``x [..., K]``."""
-    rows = np.asarray(x).reshape(-1, np.asarray(x).shape[-1])
+    x = np.asarray(x)
+    rows = x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
     masks, ptrs, vals = [], [], []
     for row in rows:
         nz = np.flatnonzero(row)
@@ -121,7 +122,7 @@ def out_entries(y: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Expected output stream ``(value, index, nz, last)`` of output ``y [groups, M, N]``."""
     y = np.asarray(y)
     entries = []
-    for row in y.reshape(-1, y.shape[-1]):
+    for row in y.reshape(int(np.prod(y.shape[:-1])), y.shape[-1]):
         n = len(row)
         for j, v in enumerate(row):
             if v != 0 or j == n - 1:
