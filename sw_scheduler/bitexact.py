@@ -32,6 +32,7 @@ __all__ = [
     "BitExactScheduler",
     "Completion",
     "Decision",
+    "DystaBitExactPolicy",
     "Request",
     "predict",
     "ratio_code",
@@ -246,3 +247,79 @@ class BitExactScheduler:
                 state = "SCAN"
         res.end_cycle = k
         return res
+
+
+# ---- policy adapter for the event-driven reference framework ---------------------------------
+def _policy_base():
+    from .reference.core import Policy
+    return Policy
+
+
+class DystaBitExactPolicy(_policy_base()):
+    """The hardware's fixed-point Dysta decision as a :mod:`sw_scheduler.reference` policy.
+
+    Same arithmetic as the RTL (:func:`score`, :func:`predict` on the LUT words) and the
+    same tie-break (lowest score, then lowest task-table slot, with the table's
+    append / move-last-into-freed-slot order); decisions take zero time as the reference
+    framework defines them (the cycle timing of the hardware is
+    :class:`BitExactScheduler`'s business).
+
+    Parameters
+    ----------
+    tables : StaticTables
+    images : LutImages or None
+        LUT contents; default ``tables.to_lut_images()`` (warns on saturation).
+    gamma_mode : ``"mean"`` or ``"last"``
+    time_width, score_width : int
+    """
+
+    name = "dysta-bitexact"
+
+    def __init__(self, tables, *, images=None, gamma_mode: str = "mean",
+                 time_width: int = F.TIME_WIDTH, score_width: int = F.SCORE_WIDTH):
+        super().__init__(tables, gamma_mode=gamma_mode)
+        self.images = images if images is not None else tables.to_lut_images()
+        self.time_width, self.score_width = time_width, score_width
+        self.beta = self.images.beta
+        self.recip = recip_table(self.images.layout.max_layers + 1)
+        self.slots: list[int] = []          # tags in task-table order
+        self.state: dict[int, list[int]] = {}   # tag -> [gamma, gamma_sum, count]
+
+    def _ids(self, r):
+        return self.tables.model_id(r.model), self.tables.pattern_id(r.pattern)
+
+    def on_arrival(self, now, r):
+        self.slots.append(r.tag)
+        self.state[r.tag] = [GAMMA_ONE, 0, 0]
+
+    def fixed_score(self, now, r, n_active) -> int:
+        mi, pi = self._ids(r)
+        mask = (1 << self.time_width) - 1
+        var = self.images.variant_entry(mi, pi)
+        lay = self.images.layer_entry(mi, pi, r.layer)
+        recip_n = F.RECIP.quantize(1.0 / n_active)[0]
+        return score(t=now & mask, deadline=r.deadline & mask, last_run=r.last_run & mask,
+                     gamma=self.state[r.tag][0], rem_lut=lay["rem"],
+                     kinv_iso=var["kinv_iso"], recip_n=recip_n, beta=self.beta,
+                     time_width=self.time_width, score_width=self.score_width)
+
+    def select(self, now, active):
+        n = len(active)
+        pos = {tag: i for i, tag in enumerate(self.slots)}
+        return min(active, key=lambda r: (self.fixed_score(now, r, n), pos[r.tag]))
+
+    def on_layer_done(self, now, r, layer, nnz):
+        super().on_layer_done(now, r, layer, nnz)
+        mi, pi = self._ids(r)
+        st = self.state[r.tag]
+        inv = self.images.layer_entry(mi, pi, layer)["inv_nnz"]
+        if st[2] + 1 >= len(self.recip):
+            self.recip = recip_table(st[2] + 2)
+        self.state[r.tag] = list(predict(self.gamma_mode, *st, min(nnz, F.NNZ.max_int), inv,
+                                         self.recip))
+        if r.layer >= r.n_layers:
+            i = self.slots.index(r.tag)
+            last = self.slots.pop()
+            if i < len(self.slots):
+                self.slots[i] = last
+            del self.state[r.tag]

@@ -16,7 +16,7 @@ from sw_scheduler import formats as F
 from sw_scheduler.bitexact import Completion, Decision, Result
 from sw_scheduler.lut_image import LutImages
 
-from .layouts import SchedulerConfig
+from .layouts import LUT_LAYER, LUT_VARIANT, SchedulerConfig
 from .top import DystaScheduler
 
 __all__ = ["random_images", "simulate", "skip", "until"]
@@ -78,14 +78,17 @@ async def skip(ctx, n: int):
 
 
 def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
-             max_cycles: int = 1_000_000, cmd_stall=None, vcd=None) -> Result:
+             max_cycles: int = 1_000_000, cmd_stall=None, load_luts: bool = False,
+             vcd=None) -> Result:
     """Run the RTL on ``requests`` with an NPU stub following ``plan[k] = (latency, nnz)``.
 
     ``cmd_stall(k)`` (optional) gives extra cycles the stub keeps ``npu_cmd.ready`` low
-    before taking command ``k`` (the bit-exact model assumes 0). Stops when every request
-    has completed or after ``max_cycles``. VCD if ``vcd`` or env ``SCHED_VCD`` names a file.
+    before taking command ``k`` (the bit-exact model assumes 0). ``load_luts=True`` builds
+    the RTL with empty LUTs and writes ``images`` through ``lut_w`` in cycles
+    ``0 .. variant_depth + layer_depth - 1`` (requests must be offered later). Stops when
+    every request has completed; raises TimeoutError after ``max_cycles``. VCD if ``vcd`` or env ``SCHED_VCD`` names a file.
     """
-    dut = DystaScheduler(config, images)
+    dut = DystaScheduler(config, None if load_luts else images)
     init, mod = config.counter_init, config.time_mod
     requests = list(requests)
     res = Result()
@@ -97,6 +100,18 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
 
     async def producer(ctx):
         cyc = 0
+        if load_luts:
+            words = [(LUT_VARIANT, a, w) for a, w in enumerate(images.variant)]
+            words += [(LUT_LAYER, a, w) for a, w in enumerate(images.layer)]
+            ctx.set(dut.lut_w.valid, 1)
+            for table, addr, word in words:
+                ctx.set(dut.lut_w.payload, {"table": table, "addr": addr, "data": word})
+                await ctx.tick()
+            ctx.set(dut.lut_w.valid, 0)
+            cyc = len(words)
+            if requests and requests[0].cycle < cyc:
+                raise ValueError(f"first request offered at {requests[0].cycle}, before the "
+                                 f"LUT load ends at cycle {cyc}")
         for r in requests:
             if r.cycle > cyc:
                 ctx.set(dut.requests.valid, 0)

@@ -46,8 +46,9 @@ class DystaScheduler(wiring.Component):
     npu_resp : In(stream.Signature(config.response_layout))
         ``ready`` while a command is in flight (RUN).
     lut_w : In(stream.Signature(config.lut_write_layout))
-        ``ready`` is always 1 (a plain port, for Verilog export). Run-time LUT write: ``table`` LUT_VARIANT/LUT_LAYER, ``addr`` (LutLayout address),
-        ``data`` (packed VARIANT_ENTRY/LAYER_ENTRY). Takes effect for reads one cycle later.
+        Run-time LUT write: ``table`` LUT_VARIANT/LUT_LAYER, ``addr`` (LutLayout address),
+        ``data`` (packed VARIANT_ENTRY/LAYER_ENTRY); one word per valid cycle, ``ready``
+        always 1 (a plain port, for Verilog export). Reads see it from the next cycle.
     now : Out(time_width)
         Free-running cycle counter, ``counter_init`` after reset, wraps modulo
         ``2**time_width``.

@@ -1,0 +1,189 @@
+"""Scheduler benchmark: ``python -m rtl.scheduler.bench --out out/bench``.
+
+Writes ``OUT/scheduler_rtl.json`` with
+
+* ``decision_latency_cycles``: for 16/64/256 slots, cycles from the NPU response
+  handshake to the next command handshake with ``n`` active requests (Amaranth
+  simulation of the RTL, table filled to ``n = slots``; both the update and the retire
+  path), also ``n = slots/2``; plus the model's prediction ``n + 5 + 2`` / ``+ 3``.
+* ``agreement``: fixed-point (bit-exact) vs float reference Dysta on a workload
+  (real ``arvr`` if present, else the fixture scenario): ``decision_match_fraction``
+  (both policies asked at every multi-request decision of the float run, same state),
+  and the metrics of three full runs: float Dysta, the bit-exact policy in the reference
+  framework (zero-time decisions), and the cycle-exact hardware model
+  (:class:`BitExactScheduler`, with its decision/update overhead and table back-pressure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sw_scheduler import formats as F
+from sw_scheduler.bitexact import BitExactScheduler, DystaBitExactPolicy, Request
+
+from .harness import random_images, simulate
+from .layouts import SchedulerConfig
+
+__all__ = ["agreement", "decision_latency", "main", "run"]
+
+
+def decision_latency(slots: int, *, seed: int = 0) -> dict:
+    """Measure response->command latency with the table full (RTL simulation)."""
+    rng = np.random.default_rng(seed)
+    layout = F.LutLayout(1, 1, 3)
+    img = random_images(layout, rng, n_layers=(3, 4))
+    cfg = SchedulerConfig.for_images(img, num_slots=slots)
+    # all requests arrive at once; the first command goes out before most are accepted,
+    # so use long first layers to let the table fill, then short ones.
+    reqs = [Request(cycle=0, tag=i, model=i % 2, pattern=(i // 2) % 2, deadline=1 << 30)
+            for i in range(slots)]
+    n_cmds = sum(img.variant_entry(r.model, r.pattern)["n_layers"] for r in reqs)
+    plan = [(3 * slots, 100)] + [(20, 100)] * (n_cmds - 1)
+    t0 = time.perf_counter()
+    res = simulate(cfg, img, reqs, plan, max_cycles=50 * n_cmds * slots)
+    wall = time.perf_counter() - t0
+    resp = [d.cycle + plan[k][0] for k, d in enumerate(res.decisions)]
+    retired_at = {c.finish_cycle for c in res.completions}
+    upd, ret = {}, {}
+    for k in range(1, len(res.decisions)):
+        n = res.decisions[k].n_active
+        lat = res.decisions[k].cycle - resp[k - 1]
+        (ret if resp[k - 1] in retired_at else upd).setdefault(n, set()).add(lat)
+    out = {"slots": slots, "sim_seconds": round(wall, 2), "sim_cycles": res.end_cycle}
+    for name, d in (("update_path", upd), ("retire_path", ret)):
+        out[name] = {str(n): sorted(v) for n, v in sorted(d.items())
+                     if n in (slots, slots // 2, 1)}
+    full = upd.get(slots, set())
+    if len(full) != 1:
+        raise RuntimeError(f"decision latency at n={slots} not unique: {sorted(full)}")
+    out["full_table"] = next(iter(full))
+    out["full_table_minus_n"] = out["full_table"] - slots
+    return out
+
+
+def _default_workload() -> str:
+    from sim.bench import _default_workload as d
+    return d()
+
+
+def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
+              slots: int = 64) -> dict:
+    """Bit-exact vs float reference Dysta (see module docstring)."""
+    from sim.metrics import compute_metrics
+    from sim.workload import load_workload
+    from sw_scheduler.reference import make_policy
+    from sw_scheduler.reference import simulate as ref_simulate
+    from sw_scheduler.reference.core import Completion as RefCompletion
+
+    wl = load_workload(workload or _default_workload())
+    tables = wl.static_tables()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", F.FixedPointWarning)
+        images = tables.to_lut_images()
+    reqs = wl.requests(n=n, seed=seed, tables=tables)
+
+    # 1) same-state decisions: float Dysta runs, the bit-exact policy is asked too
+    flt = make_policy("dysta", tables)
+    shadow = DystaBitExactPolicy(tables, images=images)
+    stats = {"asked": 0, "same": 0}
+
+    class Shadowed(type(flt)):
+        def select(self, now, active):
+            a = super().select(now, active)
+            b = shadow.select(now, active)
+            stats["asked"] += 1
+            stats["same"] += a is b
+            return a
+
+        def on_arrival(self, now, r):
+            super().on_arrival(now, r)
+            shadow.on_arrival(now, r)
+
+        def on_layer_done(self, now, r, layer, nnz):
+            super().on_layer_done(now, r, layer, nnz)
+            shadow.on_layer_done(now, r, layer, nnz)
+
+    sh = Shadowed(tables)
+    sh.single_fast = False
+    ref_simulate(reqs, sh)
+    multi = stats["asked"]
+
+    # 2) metrics of full runs
+    def metrics(done):
+        return compute_metrics(done, wl.clock_hz)
+
+    m_float = metrics(ref_simulate(reqs, make_policy("dysta", tables)))
+    m_bx_policy = metrics(ref_simulate(reqs, DystaBitExactPolicy(tables, images=images)))
+    cfg = SchedulerConfig.for_images(images, num_slots=slots)
+    by_tag = {q.tag: q for q in reqs}
+    hw_reqs = [Request(cycle=q.arrival, tag=q.tag, model=q.model_id, pattern=q.pattern_id,
+                       deadline=q.deadline % cfg.time_mod,
+                       priority=F.PRIORITY_LEVELS.index(q.priority)) for q in reqs]
+
+    def npu(k, d):
+        q = by_tag[d.tag]
+        return max(1, q.cycles[d.layer]), q.out_nnz[d.layer]
+
+    hw = BitExactScheduler(cfg, images).run(hw_reqs, npu)
+    done = [RefCompletion(c.tag, by_tag[c.tag].model, by_tag[c.tag].pattern,
+                          by_tag[c.tag].arrival, by_tag[c.tag].deadline, c.finish_cycle,
+                          by_tag[c.tag].iso, by_tag[c.tag].priority) for c in hw.completions]
+    m_hw = metrics(done)
+    diff = {k: {"bitexact_policy": m_bx_policy[k] - m_float[k],
+                "bitexact_cycle_model": m_hw[k] - m_float[k]}
+            for k in m_float if isinstance(m_float[k], (int, float))}
+    return {
+        "workload": wl.name,
+        "fixture_traces": any(v.fixture for v in wl.variants.values()),
+        "n_requests": n, "seed": seed, "rate": wl.rates[0], "slo": wl.slo_multipliers[0],
+        "lut_saturated": images.saturated,
+        "lut_warnings": [str(w.message) for w in caught],
+        "decisions_compared": multi,
+        "decision_match_fraction": stats["same"] / multi if multi else None,
+        "metrics_float": m_float,
+        "metrics_bitexact_policy": m_bx_policy,
+        "metrics_bitexact_cycle_model": m_hw,
+        "cycle_model_slots": slots,
+        "metric_differences": diff,
+    }
+
+
+def run(out_dir, *, slots=(16, 64, 256), workload: str | None = None) -> dict:
+    """Run both parts and write ``out_dir/scheduler_rtl.json``."""
+    lat = {s: decision_latency(s) for s in slots}
+    out = {
+        "decision_latency_cycles": {str(s): lat[s]["full_table"] for s in slots},
+        "decision_latency_definition": (
+            "cycles from the NPU response handshake to the next command handshake, "
+            "n_active = slots, update (non-retiring) path; RTL Amaranth simulation"),
+        "decision_latency_detail": {str(s): lat[s] for s in slots},
+        "agreement": agreement(workload),
+    }
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "scheduler_rtl.json").write_text(json.dumps(out, indent=2))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m rtl.scheduler.bench",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="out/bench")
+    ap.add_argument("--workload", default=None)
+    ap.add_argument("--slots", type=int, nargs="+", default=[16, 64, 256])
+    a = ap.parse_args(argv)
+    out = run(a.out, slots=tuple(a.slots), workload=a.workload)
+    print(json.dumps({"decision_latency_cycles": out["decision_latency_cycles"],
+                      "decision_match_fraction":
+                          out["agreement"]["decision_match_fraction"]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
