@@ -86,7 +86,8 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
     before taking command ``k`` (the bit-exact model assumes 0). ``load_luts=True`` builds
     the RTL with empty LUTs and writes ``images`` through ``lut_w`` in cycles
     ``0 .. variant_depth + layer_depth - 1`` (requests must be offered later). Stops when
-    every request has completed; raises TimeoutError after ``max_cycles``. VCD if ``vcd`` or env ``SCHED_VCD`` names a file.
+    every request has completed; raises TimeoutError after ``max_cycles``. Writes a VCD
+    if ``vcd`` or the environment variable ``SCHED_VCD`` names a file.
     """
     dut = DystaScheduler(config, None if load_luts else images)
     init, mod = config.counter_init, config.time_mod
