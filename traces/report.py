@@ -133,6 +133,23 @@ def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
         "pruned model's outputs from the dense model's on the same inputs (no fine-tuning)."),
         "",
     ]
+    lines += ["## Summary", "",
+              ("| model | layers | samples | patterns | dense out dens | dense Mcycles "
+              "| dense CV | pruned Mcycles (min..max of pattern means) |"),
+              "|---|---|---|---|---|---|---|---|"]
+    for m in sorted(models):
+        st = {p: variant_stats(v) for p, v in models[m].items()}
+        d = st.get("dense")
+        pr = [s["cyc_mean"] for p, s in st.items() if p != "dense"]
+        any_s = next(iter(st.values()))
+        lines.append(
+            f"| {m} | {any_s['layers']} | {any_s['samples']} | {len(st)} "
+            f"| {d['out_mean']:.3f} | {_fmt_cyc(d['cyc_mean'])} "
+            f"| {100 * d['cyc_std'] / d['cyc_mean']:.1f} % "
+            f"| {_fmt_cyc(min(pr)) + '..' + _fmt_cyc(max(pr)) if pr else '-'} |"
+            if d else f"| {m} | {any_s['layers']} | {any_s['samples']} | {len(st)} "
+                      f"| - | - | - | - |")
+    lines.append("")
     for m in sorted(models):
         pats = sorted(models[m], key=_order)
         any_v = models[m][pats[0]]
