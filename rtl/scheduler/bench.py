@@ -33,33 +33,39 @@ from .layouts import SchedulerConfig
 __all__ = ["agreement", "decision_latency", "main", "run"]
 
 
-def decision_latency(slots: int, *, seed: int = 0) -> dict:
-    """Measure response->command latency with the table full (RTL simulation)."""
+def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dict:
+    """Measure response->command latency with the table full (RTL simulation).
+
+    ``slots`` requests arrive at once; the first layer runs ``3 * slots`` cycles so that
+    the table fills, then layers take 20 cycles. The first ``n_decisions`` commands are
+    simulated; latencies are grouped by path (update / retire) and ``n_active``.
+    """
     rng = np.random.default_rng(seed)
     layout = F.LutLayout(1, 1, 3)
     img = random_images(layout, rng, n_layers=(3, 4))
     cfg = SchedulerConfig.for_images(img, num_slots=slots)
-    # all requests arrive at once; the first command goes out before most are accepted,
-    # so use long first layers to let the table fill, then short ones.
     reqs = [Request(cycle=0, tag=i, model=i % 2, pattern=(i // 2) % 2, deadline=1 << 30)
             for i in range(slots)]
-    n_cmds = sum(img.variant_entry(r.model, r.pattern)["n_layers"] for r in reqs)
-    plan = [(3 * slots, 100)] + [(20, 100)] * (n_cmds - 1)
+    plan = [(3 * slots, 100)] + [(20, 100)] * (n_decisions - 1)
     t0 = time.perf_counter()
-    res = simulate(cfg, img, reqs, plan, max_cycles=50 * n_cmds * slots)
+    res = simulate(cfg, img, reqs, plan, n_decisions=n_decisions,
+                   max_cycles=(n_decisions + 4) * (4 * slots + 64))
     wall = time.perf_counter() - t0
+    model = BitExactScheduler(cfg, img).run(reqs, lambda k, d: plan[min(k, len(plan) - 1)])
+    if [(d.cycle, d.slot) for d in res.decisions] != \
+            [(d.cycle, d.slot) for d in model.decisions[:n_decisions]]:
+        raise RuntimeError("RTL decisions differ from the bit-exact model")
     resp = [d.cycle + plan[k][0] for k, d in enumerate(res.decisions)]
-    retired_at = {c.finish_cycle for c in res.completions}
-    upd, ret = {}, {}
+    retired_at = {c.finish_cycle for c in model.completions}
+    paths = {"update_path": {}, "retire_path": {}}
     for k in range(1, len(res.decisions)):
         n = res.decisions[k].n_active
-        lat = res.decisions[k].cycle - resp[k - 1]
-        (ret if resp[k - 1] in retired_at else upd).setdefault(n, set()).add(lat)
-    out = {"slots": slots, "sim_seconds": round(wall, 2), "sim_cycles": res.end_cycle}
-    for name, d in (("update_path", upd), ("retire_path", ret)):
-        out[name] = {str(n): sorted(v) for n, v in sorted(d.items())
-                     if n in (slots, slots // 2, 1)}
-    full = upd.get(slots, set())
+        path = "retire_path" if resp[k - 1] in retired_at else "update_path"
+        paths[path].setdefault(str(n), set()).add(res.decisions[k].cycle - resp[k - 1])
+    out = {"slots": slots, "sim_seconds": round(wall, 2), "decisions": len(res.decisions)}
+    for name, d in paths.items():
+        out[name] = {n: sorted(v) for n, v in sorted(d.items())}
+    full = paths["update_path"].get(str(slots), set())
     if len(full) != 1:
         raise RuntimeError(f"decision latency at n={slots} not unique: {sorted(full)}")
     out["full_table"] = next(iter(full))

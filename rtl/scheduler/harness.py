@@ -79,14 +79,15 @@ async def skip(ctx, n: int):
 
 def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
              max_cycles: int = 1_000_000, cmd_stall=None, load_luts: bool = False,
-             vcd=None) -> Result:
+             n_decisions: int | None = None, vcd=None) -> Result:
     """Run the RTL on ``requests`` with an NPU stub following ``plan[k] = (latency, nnz)``.
 
     ``cmd_stall(k)`` (optional) gives extra cycles the stub keeps ``npu_cmd.ready`` low
     before taking command ``k`` (the bit-exact model assumes 0). ``load_luts=True`` builds
     the RTL with empty LUTs and writes ``images`` through ``lut_w`` in cycles
     ``0 .. variant_depth + layer_depth - 1`` (requests must be offered later). Stops when
-    every request has completed; raises TimeoutError after ``max_cycles``. Writes a VCD
+    every request has completed (or, if ``n_decisions`` is given, after that many NPU
+    commands); raises TimeoutError after ``max_cycles``. Writes a VCD
     if ``vcd`` or the environment variable ``SCHED_VCD`` names a file.
     """
     dut = DystaScheduler(config, None if load_luts else images)
@@ -129,7 +130,7 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
 
     async def npu(ctx):
         k = 0
-        while True:
+        while n_decisions is None or k < n_decisions:
             if cmd_stall is not None and cmd_stall(k):
                 ctx.set(dut.npu_cmd.ready, 0)
                 await until(ctx, dut.npu_cmd.valid)
@@ -168,9 +169,9 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(producer, background=True)
-    sim.add_testbench(npu, background=True)
+    sim.add_testbench(npu, background=n_decisions is None)
     sim.add_testbench(watchdog, background=True)
-    sim.add_testbench(host)
+    sim.add_testbench(host, background=n_decisions is not None)
     path = vcd or os.environ.get("SCHED_VCD")
     if path:
         with sim.write_vcd(path):
