@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["BitScan", "popcount"]
 
 
-def popcount(m: Module, v, width: int, name: str) -> Signal:
-    """Number of set bits of the ``width``-bit value ``v``, via a SWAR adder tree.
+def popcount(v, width: int):
+    """Number of set bits of the ``width``-bit value ``v``: a balanced adder tree expression.
 
-    Every tree level is its own signal (added to ``m.d.comb``), which keeps the logic and
-    the simulator's expressions linear in ``width``.
+    One expression without shared sub-terms, so it stays linear in ``width`` both in the
+    netlist and in the simulator (which evaluates it in one pass).
     """
-    size = 1
-    while size < width:
-        size *= 2
-    x = Signal(size, name=f"{name}_l0")
-    m.d.comb += x.eq(v[:width])
-    field, level = 1, 0
-    while field < size:
-        pattern = sum(((1 << field) - 1) << i for i in range(0, size, 2 * field))
-        mask = Const(pattern, size)
-        level += 1
-        nxt = Signal(size, name=f"{name}_l{level}")
-        m.d.comb += nxt.eq(((x & mask) + ((x >> field) & mask))[:size])
-        x, field = nxt, field * 2
-    out = Signal(range(width + 1), name=name)
-    m.d.comb += out.eq(x)
-    return out
+    def tree(lo, hi):
+        if hi - lo == 1:
+            return v[lo]
+        mid = (lo + hi) // 2
+        return tree(lo, mid) + tree(mid, hi)
+    return tree(0, width)
 
 
 class BitScan(wiring.Component):
@@ -67,13 +57,12 @@ class BitScan(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._width
-        onehot = Signal(w)
-        below = Signal(w)
+        # expressions, not signals: each signal level costs the simulator one more pass
+        onehot = self.pending & (~self.pending + 1)[:w]
+        below = (onehot - 1)[:w]
         m.d.comb += [
-            onehot.eq(self.pending & (~self.pending + 1)[:w]),
-            below.eq((onehot - 1)[:w]),
-            self.index.eq(popcount(m, below, w, "index_cnt")),
-            self.rank.eq(popcount(m, self.row & below, w, "rank_cnt")),
+            self.index.eq(popcount(below, w)),
+            self.rank.eq(popcount(self.row & below, w)),
             self.rest.eq(self.pending & ~onehot),
         ]
         return m

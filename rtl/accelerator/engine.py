@@ -28,7 +28,6 @@ from amaranth.lib.wiring import In, Out
 from .bitscan import BitScan
 from .lanes import LaneArray
 from .layouts import (
-    ACC,
     ACT,
     ADDR_WIDTH,
     CMD_LAYOUT,
@@ -171,35 +170,25 @@ class SparseEngine(wiring.Component):
                      lanes.w.eq(rd[Buffer.WEIGHT].data), lanes.clear.eq(clear)]
 
         # ---- drain stage -------------------------------------------------------------------
+        # mostly expressions: every comb signal level costs the simulator one more pass
         dr_j = Signal(range(P))
-        dr_left = Signal(DIM_WIDTH + 1)
-        dr_nvalid = Signal(range(P + 1))
-        dr_acc = Signal(ACC)
-        dr_shifted = Signal(ACC)
-        dr_y = Signal(ACT)
-        dr_floor = Signal(ACT)            # -128, or 0 with ReLU
-        dr_last_pass = Signal()
-        dr_last_col = Signal()
-        dr_row_last = Signal()
-        dr_emit = Signal()
-        dr_advance = Signal()
+        dr_left = c.N - col_base
+        dr_last_pass = dr_left <= P
+        dr_nvalid = Mux(dr_last_pass, dr_left, P)
+        dr_shifted = lanes.drain_acc >> c.shift
         lo, hi = -(1 << (ACT.width - 1)), (1 << (ACT.width - 1)) - 1
+        dr_floor = Mux(c.act == Activation.RELU, 0, lo)   # -128, or 0 with ReLU
+        dr_y = self.out.p.value
+        dr_last_col = dr_j == dr_nvalid - 1
+        dr_row_last = self.out.p.last
+        dr_emit = (dr_y != 0) | dr_row_last
+        dr_advance = Signal()
         m.d.comb += [
-            dr_left.eq(c.N - col_base),
-            dr_last_pass.eq(dr_left <= P),
-            dr_nvalid.eq(Mux(dr_last_pass, dr_left, P)),
             lanes.drain_sel.eq(dr_j),
-            dr_acc.eq(lanes.drain_acc),
-            dr_shifted.eq(dr_acc >> c.shift),
-            dr_floor.eq(Mux(c.act == Activation.RELU, 0, lo)),
             dr_y.eq(Mux(dr_shifted > hi, hi, Mux(dr_shifted < dr_floor, dr_floor, dr_shifted))),
-            dr_last_col.eq(dr_j == dr_nvalid - 1),
             dr_row_last.eq(dr_last_pass & dr_last_col),
-            dr_emit.eq((dr_y != 0) | dr_row_last),
-            self.out.p.value.eq(dr_y),
             self.out.p.index.eq(col_base + dr_j),
             self.out.p.nz.eq(dr_y != 0),
-            self.out.p.last.eq(dr_row_last),
             self.resp.p.eq(resp_r),
         ]
 

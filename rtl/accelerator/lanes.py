@@ -50,8 +50,7 @@ class LaneArray(wiring.Component):
         acc_next = []
         for j in range(self._lanes):
             acc = Signal(ACC, name=f"acc{j}")
-            nxt = Signal(ACC, name=f"acc{j}_next")
-            m.d.comb += nxt.eq(acc + Mux(self.mac, self.x * self.w[j], 0))
+            nxt = (acc + Mux(self.mac, self.x * self.w[j], 0))[:ACC.width].as_signed()
             m.d.sync += acc.eq(Mux(self.clear, 0, nxt))
             acc_next.append(nxt)
         m.d.comb += self.drain_acc.eq(Array(acc_next)[self.drain_sel])
