@@ -32,7 +32,7 @@ def test_bench_latency_and_agreement(tmp_path, monkeypatch):
     assert agr["decisions_compared"] > 0
     assert 0.0 <= agr["decision_match_fraction"] <= 1.0
     assert agr["metrics_bitexact_cycle_model"]["n"] == 80
-    monkeypatch.setattr(bench, "agreement", lambda workload=None: agr)
+    monkeypatch.setattr(bench, "agreement_sweep", lambda workload=None: agr)
     out = bench.run(tmp_path, slots=(4, 16))
     data = json.loads((tmp_path / "scheduler_rtl.json").read_text())
     assert data["decision_latency_cycles"] == {"4": out["decision_latency_cycles"]["4"],
