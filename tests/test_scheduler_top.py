@@ -144,3 +144,25 @@ def test_cmd_backpressure_conserves():
     assert sorted(c.tag for c in rtl.completions) == list(range(12))
     n_layers = [img.variant_entry(r.model, r.pattern)["n_layers"] for r in reqs]
     assert len(rtl.decisions) == sum(n_layers)
+
+
+def test_static_images_from_fixture_workload():
+    """LUTs built by the static level from traces; NPU latencies scaled down 1/64."""
+    from sim.workload import load_workload
+
+    wl = load_workload("fixture_small")
+    tables = wl.static_tables()
+    img = tables.to_lut_images()
+    cfg = SchedulerConfig.for_images(img, num_slots=4)
+    wreqs = wl.requests(n=10, seed=1, tables=tables)
+    t0 = wreqs[0].arrival
+    reqs = [Request(cycle=(q.arrival - t0) // 64, tag=q.tag, model=q.model_id,
+                    pattern=q.pattern_id, deadline=(q.deadline - t0) // 64 % cfg.time_mod)
+            for q in wreqs]
+    by_tag = {q.tag: q for q in wreqs}
+    plan = []
+    model = BitExactScheduler(cfg, img).run(reqs, lambda k, d: plan.append(
+        (max(1, by_tag[d.tag].cycles[d.layer] // 64), by_tag[d.tag].out_nnz[d.layer]))
+        or plan[-1])
+    rtl = simulate(cfg, img, reqs, plan)
+    assert_identical(model, rtl, reqs)
