@@ -29,3 +29,6 @@ def test_bench_writes_equal_cycles(tmp_path):
         shp = t["tile_shape"]
         assert t["sim_cycles_per_s"] > 0
         assert t["work"] <= shp["groups"] * shp["M"] * shp["K"] * t["passes"]
+        chk = t["trace_check"]                   # the stored full layer vs. the cycle model
+        if chk["checked"]:
+            assert chk["work_within_bound"] and chk.get("cycles_equal", True)

@@ -31,7 +31,7 @@ from .reference import LayerData, layer_reference
 __all__ = ["FORMULA", "main", "pick_tiles", "run", "trace_tile"]
 
 FORMULA = (f"cycles = work + M*N*groups + {ROW_OVERHEAD}*groups*ceil(N/P)*M + {LAYER_OVERHEAD}")
-TILE_CAPS = {"M": 8, "K": 256, "N": 48, "groups": 2}
+TILE_CAPS = {"M": 16, "K": 256, "N": 64, "groups": 2}
 BLOCK = 8
 SEED = 6
 
@@ -64,7 +64,8 @@ def trace_tile(v: Variant, layer: int, sample: int, *, seed: int = SEED,
             "tile_shape": {"M": m, "K": k, "N": n, "groups": g},
             "in_density": round(density, 4), "weight_family": v.family,
             "weight_density": wd,
-            "mask": "positions and values seeded-random at the trace's measured density"}
+            "mask": "positions and values seeded-random at the trace's measured density",
+            "_variant": v, "_layer": layer, "_sample": sample}
     return LayerData(x, w, shift=shift, act=act), kind, info
 
 
@@ -82,13 +83,32 @@ def pick_tiles(root=None, count: int = 2) -> list[tuple[Variant, int]]:
             ok = [i for i, ly in enumerate(v.layers) if ly.kind in ("conv", "fc")
                   and 16 <= ly.K <= TILE_CAPS["K"] and ly.N >= 16]
             if ok:
-                chosen.append((v, ok[0]))
+                # the layer whose sample-0 input density is closest to 50 %: a sparse tile
+                dens = {i: v.in_nnz[0, i] / (v.layers[i].M * v.layers[i].K * v.layers[i].groups)
+                        for i in ok}
+                chosen.append((v, min(ok, key=lambda i: (abs(dens[i] - 0.5), i))))
                 break
         if len(chosen) == count:
             break
     if not chosen:
         raise ValueError(f"{root}: no trace layer fits a tile (K in 16..{TILE_CAPS['K']})")
     return chosen
+
+
+def _trace_check(info: dict, lanes: int) -> dict:
+    """The trace's stored full-layer work/cycles against the cycle model (sample of the tile)."""
+    v, layer, sample = info.pop("_variant"), info.pop("_layer"), info.pop("_sample")
+    ly = v.layers[layer]
+    if lanes not in v.lane_options:
+        return {"checked": False, "why": f"lanes {lanes} not in the trace's lane_options"}
+    work = int(v.work[sample, layer, v.lane_options.index(lanes)])
+    bound = int(v.in_nnz[sample, layer]) * passes(ly.N, lanes)
+    out = {"checked": True, "work": work, "work_bound": bound, "work_within_bound": work <= bound}
+    if lanes == v.ref_lanes:
+        model = layer_cycles(M=ly.M, N=ly.N, groups=ly.groups, lanes=lanes, work=work)
+        out.update(cycles=int(v.cycles[sample, layer]), cycles_model=model,
+                   cycles_equal=int(v.cycles[sample, layer]) == model)
+    return out
 
 
 def run(out_dir, *, lanes: int = REF_LANES, root=None) -> dict:
@@ -105,7 +125,9 @@ def run(out_dir, *, lanes: int = REF_LANES, root=None) -> dict:
         model = layer_cycles(M=s["M"], N=s["N"], groups=s["groups"], lanes=lanes, work=work)
         if not np.array_equal(r.y, layer_reference(layer)):
             raise AssertionError(f"{info['trace']} {info['layer']}: RTL output != reference")
+        check = _trace_check(info, lanes)
         results.append({**info, "work": work, "passes": passes(s["N"], lanes),
+                        "trace_check": check,
                         "cycles_rtl": r.cycles, "cycles_model": model,
                         "cycles_equal": r.cycles == model, "out_nnz": r.nnz,
                         "sim_cycles_per_s": round(r.cycles / r.run_seconds, 1),
