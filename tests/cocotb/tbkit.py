@@ -126,3 +126,21 @@ class StreamSink:
                 self.received.append(item)
                 if self.callback is not None:
                     self.callback(*item)
+
+
+async def wait_until(tb: TB, cond, limit: int, what: str):
+    """Wait (falling edges) until ``cond()`` holds; fail naming ``what`` after ``limit``."""
+    for _ in range(limit):
+        if cond():
+            return
+        await FallingEdge(tb.dut.clk)
+    raise AssertionError(f"timeout after {limit} cycles waiting for {what}")
+
+
+async def wait_len(tb: TB, seq, n: int, limit: int, what: str):
+    """Wait until ``len(seq) >= n`` (see :func:`wait_until`)."""
+    for _ in range(limit):
+        if len(seq) >= n:
+            return
+        await FallingEdge(tb.dut.clk)
+    raise AssertionError(f"timeout after {limit} cycles waiting for {what}")
