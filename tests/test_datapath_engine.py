@@ -118,6 +118,16 @@ def test_output_backpressure_never_loses_or_duplicates(ready_prob, seed):
     assert any(r.cycles > _model_cycles(ly, 8) for r, ly in zip(runs, layers))
 
 
+def test_response_backpressure_holds_the_response():
+    rng = np.random.default_rng(9)
+    layers = [LayerData(_rand(rng, (3, 10), 0.5), _rand(rng, (10, 12), 0.0), shift=6)
+              for _ in range(2)]
+    eng = SparseEngine(lanes=8, max_k=16, **DEPTHS)
+    runs = simulate(eng, layers, resp_delay=5)
+    _check(runs, layers, 8, exact_cycles=False)
+    assert [r.cycles for r in runs] == [_model_cycles(ly, 8) + 5 for ly in layers]
+
+
 def test_wide_engine_64_lanes():
     rng = np.random.default_rng(64)
     layers = [LayerData(_rand(rng, (3, 40), 0.5), _rand(rng, (40, 70), 0.2), shift=8)]

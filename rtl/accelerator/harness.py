@@ -73,11 +73,13 @@ def layer_command(layer: LayerData, *, tag: int = 0, kind: Kind = Kind.FC) -> di
 
 
 def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
-             ready_prob: float = 1.0, seed: int = 0, vcd: str | None = None) -> list[LayerRun]:
+             ready_prob: float = 1.0, seed: int = 0, resp_delay: int = 0,
+             vcd: str | None = None) -> list[LayerRun]:
     """Load and run ``layers`` in order on ``engine``; return one :class:`LayerRun` each.
 
-    ``ready_prob`` < 1 drives ``out.ready`` randomly (seeded); ``vcd`` (or the environment
-    variable ``DATAPATH_VCD``) writes a waveform file.
+    ``ready_prob`` < 1 drives ``out.ready`` randomly (seeded); ``resp_delay`` holds
+    ``resp.ready`` low for that many cycles after ``resp.valid`` rises; ``vcd`` (or the
+    environment variable ``DATAPATH_VCD``) writes a waveform file.
     """
     kinds = kinds or [Kind.FC] * len(layers)
     plan = [(layer_loads(engine, ly), layer_command(ly, tag=i, kind=kd))
@@ -97,7 +99,7 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
             ctx.set(engine.out.ready, rng.random() < ready_prob)
 
     async def host(ctx):
-        ctx.set(engine.resp.ready, 1)
+        ctx.set(engine.resp.ready, resp_delay == 0)
         for (loads, cmd), layer in zip(plan, layers):
             t0 = time.perf_counter()
             first = len(entries)
@@ -117,8 +119,14 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
             while not ctx.get(engine.resp.valid):
                 await ctx.tick()
                 cycles += 1
+            for _ in range(resp_delay):           # the host is not ready yet
+                assert ctx.get(engine.resp.valid), "resp.valid fell before its transfer"
+                await ctx.tick()
+                cycles += 1
+            ctx.set(engine.resp.ready, 1)
             resp = ctx.get(engine.resp.payload)
             await ctx.tick()                      # the resp transfer cycle
+            ctx.set(engine.resp.ready, resp_delay == 0)
             cycles += 1
             s = layer.shape
             mine = entries[first:]
