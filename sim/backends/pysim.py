@@ -1,0 +1,111 @@
+"""Amaranth-simulator backend of the system harness (contract: :mod:`sim.system`).
+
+One testbench runs the whole harness cycle by cycle (inputs for cycle ``k``, settled
+outputs of cycle ``k``, handshakes, clock edge), fast-forwarding in-flight layers through
+the scheduler's ``ff_load`` port.
+"""
+
+from __future__ import annotations
+
+from amaranth.sim import Simulator
+
+from ..driver import RequestDriver, pack_request
+
+__all__ = ["run_pysim"]
+
+
+def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress=None,
+              max_cycles=10**7):
+    """Run the harness on Amaranth's simulator; returns a :class:`sim.system.SystemResult`."""
+    from ..system import FF_SETTLE, SimScheduler, SystemResult
+
+    dut = SimScheduler(cfg, images)
+    drv = RequestDriver(hwreqs)
+    res = SystemResult(backend="pysim", counter_init=cfg.counter_init, time_mod=cfg.time_mod)
+    n_req = len(hwreqs)
+    packed = {r.tag: pack_request(cfg, r) for r in hwreqs}
+
+    async def harness(ctx):
+        k = 0
+        busy, due, last_event, nnz_out = False, 0, 0, 0
+        slots: list[int] = []
+        ctx.set(dut.completions.ready, 1)
+        offered = None
+        while len(res.completions) < n_req:
+            if res.sim_cycles >= max_cycles:
+                raise TimeoutError(f"pysim harness: {len(res.completions)} of {n_req} "
+                                   f"requests completed after {max_cycles} simulated cycles")
+            r = drv.offer(k)
+            if r is not offered:
+                ctx.set(dut.requests.valid, r is not None)
+                if r is not None:
+                    ctx.set(dut.requests.payload.as_value(), packed[r.tag])
+                offered = r
+            resp_valid = busy and k >= due
+            ctx.set(dut.npu_cmd.ready, not busy)
+            ctx.set(dut.npu_resp.valid, resp_valid)
+            if resp_valid:
+                ctx.set(dut.npu_resp.payload.nnz, nnz_out)
+            n_act = ctx.get(dut.n_active)
+            event = False
+            if r is not None and ctx.get(dut.requests.ready):
+                drv.accepted(k)
+                slots.append(r.tag)
+                res.accepts.append((r.tag, k))
+                event = True
+            if not busy:
+                if n_act:
+                    res.decision_cycles += 1
+                if ctx.get(dut.npu_cmd.valid):
+                    p = ctx.get(dut.npu_cmd.payload)
+                    slot, layer = int(p.slot), int(p.layer)
+                    tag = slots[slot]
+                    lat, nnz_out = npu(tag, layer)
+                    res.decisions.append((k, slot, tag, layer, n_act, lat))
+                    res.npu_busy_cycles += lat
+                    busy, due = True, k + lat
+                    event = True
+            elif resp_valid and ctx.get(dut.npu_resp.ready):
+                busy = False
+                event = True
+            if ctx.get(dut.completions.valid):
+                p = ctx.get(dut.completions.payload)
+                tag = int(p.tag)
+                i = slots.index(tag)
+                last = slots.pop()
+                if i < len(slots):
+                    slots[i] = last
+                res.completions.append((k, tag, int(p.finish)))
+                if progress is not None:
+                    progress.update(1)
+                event = True
+            jump = None
+            if event:
+                last_event = k
+            elif fast_forward and (busy or not n_act) and k - last_event >= FF_SETTLE:
+                e = due if busy else None
+                nxt = drv.next_offer_cycle()
+                if nxt is not None and n_act < cfg.num_slots:
+                    e = nxt if e is None else min(e, nxt)
+                if e is not None and e > k + 1:
+                    jump = e
+                    ctx.set(dut.ff_load, 1)
+                    ctx.set(dut.ff_value, (cfg.counter_init + e) % cfg.time_mod)
+            await ctx.tick()
+            res.sim_cycles += 1
+            if jump is not None:
+                ctx.set(dut.ff_load, 0)
+                k = jump
+            else:
+                k += 1
+        res.end_cycle = k
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(harness)
+    if vcd:
+        with sim.write_vcd(str(vcd)):
+            sim.run()
+    else:
+        sim.run()
+    return res

@@ -1,0 +1,65 @@
+"""Timeline plot: which request runs on the accelerator, layer by layer, over a window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+__all__ = ["plot_timeline", "timeline_window"]
+
+
+def timeline_window(res, n_requests: int = 30) -> tuple[int, int]:
+    """Default window: from the first command to the ``n_requests``-th completion."""
+    if not res.decisions:
+        raise ValueError("timeline: the run has no NPU commands")
+    start = res.decisions[0][0]
+    comps = sorted(c for c, _, _ in res.completions)
+    end = comps[min(n_requests, len(comps)) - 1] if comps else res.end_cycle
+    return start, max(end, start + 1)
+
+
+def plot_timeline(res, requests, path, *, window=None, clock_hz: float = 200e6,
+                  title: str = "") -> Path:
+    """Write a PNG: one row per request (tag), one bar per layer run, coloured by model.
+
+    ``res`` is a :class:`sim.system.SystemResult`; ``requests`` the workload requests
+    (for model names and arrivals, drawn as ticks); ``window`` ``(start, end)`` cycles.
+    """
+    lo, hi = window or timeline_window(res)
+    by_tag = {r.tag: r for r in requests}
+    runs = [(c, lat, tag) for c, _, tag, _, _, lat in res.decisions if c < hi and c + lat > lo]
+    tags = sorted({t for _, _, t in runs})
+    row = {t: i for i, t in enumerate(tags)}
+    models = sorted({by_tag[t].model for t in tags})
+    colour = {m: plt.cm.tab10(i % 10) for i, m in enumerate(models)}
+    ms = 1e3 / clock_hz
+    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.18 * len(tags) + 1.2)))
+    for m in models:
+        segs = {}
+        for c, lat, t in runs:
+            if by_tag[t].model == m:
+                segs.setdefault(row[t], []).append((c * ms, lat * ms))
+        for y, s in segs.items():
+            ax.broken_barh(s, (y - 0.4, 0.8), facecolors=colour[m], edgecolor="black",
+                           linewidth=0.2)
+        ax.plot([], [], color=colour[m], linewidth=6, label=m)
+    arr = [(by_tag[t].arrival * ms, row[t]) for t in tags if lo <= by_tag[t].arrival < hi]
+    if arr:
+        ax.plot(*zip(*arr), linestyle="none", marker="|", color="black", markersize=7,
+                label="arrival")
+    ax.set_xlim(lo * ms, hi * ms)
+    ax.set_yticks(range(len(tags)), [str(t) for t in tags], fontsize=6)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("request tag")
+    ax.set_title(title or "accelerator timeline (one bar per layer)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
