@@ -20,7 +20,7 @@ RATE     ?=
 SLO      ?=
 N        ?=
 SEED     ?=
-BACKEND  ?=
+BACKEND  ?= verilator# cycle-accurate dysta-hw: verilator | pysim | reference (models only)
 OUT      ?= out
 VCD      ?=
 # make verilog / synth parameters
