@@ -103,7 +103,8 @@ class StreamSource:
 class StreamSink:
     """Drives ``<prefix>__ready`` (stalling by a pause generator) and records transfers.
 
-    ``received`` holds ``(cycle, payload)``; ``callback(cycle, payload)`` runs on each.
+    ``received`` holds ``(cycle, payload)``; ``callback(cycle, payload)`` runs on each;
+    ``stalls`` counts cycles with ``valid`` high and ``ready`` held low.
     """
 
     def __init__(self, tb: TB, prefix: str, pause=None, callback=None):
@@ -113,6 +114,7 @@ class StreamSink:
         self.payload = sig(tb.dut, f"{prefix}__payload")
         self.pause, self.callback = pause, callback
         self.received: list = []
+        self.stalls = 0
         self.ready.value = 0
 
     async def run(self):
@@ -121,6 +123,7 @@ class StreamSink:
             rdy = self.pause is None or not next(self.pause)
             self.ready.value = int(rdy)
             await ReadOnly()
+            self.stalls += not rdy and int(self.valid.value)
             if rdy and int(self.valid.value):
                 item = (self.tb.cycle, int(self.payload.value))
                 self.received.append(item)
