@@ -183,8 +183,13 @@ def workload_lut_images(workload: str):
 
 
 # ---- designs ----------------------------------------------------------------------------------
-def build(design: str, *, slots: int | None = None, lanes: int | None = None, images=None):
-    """``(component, top_name, params)`` of ``design`` in ``scheduler``/``datapath``/``top``."""
+def build(design: str, *, slots: int | None = None, lanes: int | None = None, images=None,
+          lut_source: str = "default_lut_images (docs/fpga.md)"):
+    """``(component, top_name, params)`` of ``design`` in ``scheduler``/``datapath``/``top``.
+
+    ``images`` (a :class:`LutImages`, default :func:`default_lut_images`) initialise the
+    scheduler's LUTs; ``lut_source`` says where they came from in the header.
+    """
     from rtl.accelerator.engine import SparseEngine
     from rtl.scheduler.layouts import SchedulerConfig
     from rtl.scheduler.top import DystaScheduler
@@ -196,7 +201,8 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
             raise ValueError(f"{design}: slots is required")
         images = images or default_lut_images()
         cfg = SchedulerConfig.for_images(images, num_slots=slots)
-        lut = {**images.layout.describe(), "lut_models": ", ".join(images.models),
+        lut = {**images.layout.describe(), "lut_source": lut_source,
+               "lut_models": ", ".join(images.models),
                "lut_patterns": ", ".join(images.patterns)}
     if design == "scheduler":
         params = {"num_slots": slots, **lut, "predictor": cfg.predictor,
@@ -222,7 +228,8 @@ def export_design(design: str, *, slots=None, lanes=None, out, images=None):
     return [write_verilog(comp, name, Path(out) / f"{name}.v", params)], name
 
 
-def export(*, slots: int, lanes: int, out, images=None, check: bool = True) -> dict:
+def export(*, slots: int, lanes: int, out, images=None, lut_source=None,
+           check: bool = True) -> dict:
     """Export scheduler, datapath and top plus the LUT image files; returns ``{top: path}``.
 
     With ``check``, every file is linted by Verilator and elaborated by Icarus.
@@ -232,7 +239,8 @@ def export(*, slots: int, lanes: int, out, images=None, check: bool = True) -> d
     images.write(out / "lut")
     paths = {}
     for design in ("scheduler", "datapath", "top"):
-        comp, name, params = build(design, slots=slots, lanes=lanes, images=images)
+        comp, name, params = build(design, slots=slots, lanes=lanes, images=images,
+                                   **({"lut_source": lut_source} if lut_source else {}))
         paths[name] = write_verilog(comp, name, out / f"{name}.v", params)
         print(f"wrote {paths[name]}", flush=True)
     if check:
@@ -258,14 +266,17 @@ def main(argv=None) -> int:
     ap.add_argument("--no-check", action="store_true", help="skip the lint/elaboration")
     args = ap.parse_args(argv)
     try:
+        source = None
         if args.workload:
             images = workload_lut_images(args.workload)
+            source = f"workload {args.workload} (sw_scheduler.static)"
         elif args.lut:
             images = LutImages.read(args.lut)
+            source = f"LUT directory {args.lut}"
         else:
             images = None
         export(slots=args.slots, lanes=args.lanes, out=args.out, images=images,
-               check=not args.no_check)
+               lut_source=source, check=not args.no_check)
     except (ExportError, ValueError, OSError) as e:
         print(f"rtl.export: {e}", file=sys.stderr)
         return 1
