@@ -87,9 +87,13 @@ def _plot_cycles(models: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = sorted(models)
-    fig, axes = plt.subplots(1, len(names), figsize=(2.3 * len(names) + 1, 3.4), sharey=True,
+    ncol = min(4, len(names))
+    nrow = -(-len(names) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol + 0.8, 3.0 * nrow), sharey=True,
                              squeeze=False)
-    for ax, m in zip(axes[0], names):
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax, m in zip(axes.ravel(), names):
         pats = sorted(models[m], key=_order)
         ref = models[m]["dense"].total_cycles().mean() if "dense" in models[m] else 1.0
         ax.boxplot([models[m][p].total_cycles() / ref for p in pats], widths=0.6,
@@ -98,7 +102,8 @@ def _plot_cycles(models: dict, path: Path) -> None:
         ax.set_xticklabels(pats, rotation=90, fontsize=7)
         ax.set_title(m, fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("end-to-end cycles / dense mean")
+    for row in axes:
+        row[0].set_ylabel("e2e cycles / dense mean")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -134,9 +134,12 @@ def gemm_to_layout(w_gemm: np.ndarray, layout: str, shape: Sequence[int]) -> np.
 
 
 def _smallest(scores: np.ndarray, level: float) -> np.ndarray:
-    """Boolean mask of the ``round(level * n)`` smallest scores (stable ties, by index)."""
+    """Mask of the ``round(level * n)`` smallest scores, at most ``n - 1`` (one survives).
+
+    Ties are broken by index (stable sort).
+    """
     flat = scores.ravel()
-    n_prune = round(level * flat.size)
+    n_prune = min(round(level * flat.size), flat.size - 1)
     mask = np.zeros(flat.size, dtype=bool)
     mask[np.argsort(flat, kind="stable")[:n_prune]] = True
     return mask.reshape(scores.shape)
@@ -150,7 +153,8 @@ def prune(w_gemm: np.ndarray, family: str, level: float, block: int = BLOCK) -> 
     ``[j*block, (j+1)*block)`` of each row ``k``, aligned to the lane groups), the
     ``level`` fraction of tiles with smallest L1 norm. ``channel``: whole output columns
     (filters), the ``level`` fraction with smallest L1 norm over the layer. Counts are
-    rounded to the nearest integer; ties are broken by position (deterministic).
+    rounded to the nearest integer, keeping at least one unit per layer; ties are broken by
+    position (deterministic).
     """
     if family not in PATTERN_FAMILIES:
         raise ValueError(f"prune: family must be one of {PATTERN_FAMILIES}, got {family!r}")
