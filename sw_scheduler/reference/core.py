@@ -5,54 +5,58 @@ decides after every layer and when a request arrives while the accelerator is id
 decisions take zero time. Requests that arrive while a layer runs are admitted at the
 end of that layer (arrival cycle ``<=`` the decision cycle). Time is integer cycles.
 
-Policy interface (:class:`Policy`): ``select(now, active) -> ActiveRequest``;
-``on_arrival(now, r)`` and ``on_layer_done(now, r, layer, nnz)`` hooks. The base class
-keeps the Dysta gamma predictor (see :meth:`Policy.on_layer_done`) for every policy so
-that "sparse" variants can use it.
+Policy interface (:class:`Policy`): ``select(now, active) -> ActiveRequest`` plus the
+hooks ``on_arrival(now, r)`` and ``on_layer_done(now, r, layer, nnz)``. A policy that
+only defines ``score(now, x, n_active)`` (lowest wins; ties: earliest arrival, then
+lowest tag) written with numpy ufuncs so that ``x`` may hold scalars *or* arrays, and
+sets ``vector = True``, runs on the vectorised engine, which evaluates all active
+requests at once (same results, tested; much faster with long queues).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ActiveRequest", "Completion", "ConservationError", "Policy", "simulate"]
+import numpy as np
+
+__all__ = ["ActiveRequest", "Completion", "ConservationError", "Policy", "gamma_step",
+           "simulate"]
 
 
 class ConservationError(RuntimeError):
     """A request did not complete exactly once (simulator bug)."""
 
 
-class ActiveRequest:
-    """Simulator-side state of one admitted request.
+def gamma_step(mode: str, mean: float, nnz: int, rsum: float, rn: int):
+    """One gamma update (``formats.py`` semantics); return ``(gamma | None, rsum, rn)``.
 
-    Attributes a policy may read: ``tag, model, pattern, arrival, deadline, priority,
-    layer`` (next layer to run), ``n_layers``, ``last_run`` (cycle its last layer ended,
-    arrival before), ``gamma`` and ``stats`` (its :class:`VariantStats` in the policy's
-    tables). ``cycles``/``out_nnz`` are ground truth: only the oracle may read them.
-    ``token`` is free per-policy state.
+    ``ratio = nnz / mean``; a layer with ``mean == 0`` is skipped (``None``: unchanged);
+    ``mode`` ``"mean"``: running mean of the ratios, ``"last"``: the last ratio.
+    """
+    if mean > 0:
+        ratio = nnz / mean
+        if mode == "last":
+            return ratio, rsum, rn
+        rsum += ratio
+        rn += 1
+        return rsum / rn, rsum, rn
+    return None, rsum, rn
+
+
+class ActiveRequest:
+    """Simulator-side state of one admitted request (scalar engine).
+
+    Readable by a policy: ``tag, model, pattern, arrival, deadline, priority, layer``
+    (next layer to run), ``n_layers``, ``last_run`` (cycle its last layer ended, arrival
+    before), ``gamma``, ``stats`` (its :class:`VariantStats` in the policy's tables) and
+    the estimates ``rem_est = stats.rem[layer]``, ``next_est = stats.mean_cycles[layer]``,
+    ``iso_est = stats.iso``. Ground truth, for the oracle only: ``rem_true``,
+    ``iso_true``, ``cycles``, ``out_nnz``. ``token``/``token_time``: free policy state.
     """
 
-    __slots__ = (
-        "arrival",
-        "cycles",
-        "deadline",
-        "gamma",
-        "last_run",
-        "layer",
-        "model",
-        "n_layers",
-        "out_nnz",
-        "pattern",
-        "priority",
-        "ratio_n",
-        "ratio_sum",
-        "rem_true",
-        "req",
-        "stats",
-        "tag",
-        "token",
-        "token_time",
-    )
+    __slots__ = ("arrival", "cycles", "deadline", "gamma", "iso_true", "last_run", "layer",
+                 "model", "n_layers", "out_nnz", "pattern", "priority", "ratio_n",
+                 "ratio_sum", "rem_true", "req", "stats", "tag", "token", "token_time")
 
     def __init__(self, req, stats):
         self.req = req
@@ -74,6 +78,19 @@ class ActiveRequest:
         self.token = 0.0
         self.token_time = req.arrival
         self.rem_true = sum(req.cycles)
+        self.iso_true = self.rem_true
+
+    @property
+    def rem_est(self) -> float:
+        return float(self.stats.rem[self.layer])
+
+    @property
+    def next_est(self) -> float:
+        return float(self.stats.mean_cycles[min(self.layer, self.n_layers - 1)])
+
+    @property
+    def iso_est(self) -> float:
+        return self.stats.iso
 
 
 @dataclass(frozen=True)
@@ -89,7 +106,7 @@ class Completion:
 
 
 class Policy:
-    """Base scheduling policy: lowest ``key`` wins; ties by arrival, then tag.
+    """Base scheduling policy: lowest ``score`` wins; ties by arrival, then tag.
 
     Parameters
     ----------
@@ -100,7 +117,8 @@ class Policy:
     """
 
     name = "base"
-    single_fast = True   # a lone active request is run without calling select()
+    vector = False   # True: score() accepts array-valued request views
+    stateful_select = False   # True: select must run even for a lone request (state update)
 
     def __init__(self, tables, *, gamma_mode: str = "mean"):
         if gamma_mode not in ("mean", "last"):
@@ -108,8 +126,11 @@ class Policy:
         self.tables = tables
         self.gamma_mode = gamma_mode
 
-    def key(self, now: int, r: ActiveRequest, n_active: int) -> float:
+    def score(self, now: int, x, n_active: int):
         raise NotImplementedError
+
+    def key(self, now: int, r: ActiveRequest, n_active: int) -> float:
+        return float(self.score(now, r, n_active))
 
     def select(self, now: int, active: list) -> ActiveRequest:
         n = len(active)
@@ -120,36 +141,54 @@ class Policy:
                 best, best_k = r, k
         return best
 
+    def select_index(self, now: int, v, n_active: int) -> int:
+        """Vector engine: position of the chosen request in the active arrays ``v``."""
+        return int(np.argmin(self.score(now, v, n_active)))  # first min = earliest arrival
+
     def on_arrival(self, now: int, r: ActiveRequest):
         pass
 
+    def on_arrival_vector(self, now: int, s, i: int):
+        """Vector-engine arrival hook (state arrays ``s``, request index ``i``)."""
+
     def on_layer_done(self, now: int, r: ActiveRequest, layer: int, nnz: int):
-        """Gamma update, as in ``formats.py``: ``ratio = nnz / mean_nnz[layer]``.
-
-        Layers whose mean is 0 are skipped; gamma is the running mean of the ratios
-        (or the last ratio) and 1.0 until the first counted layer.
-        """
-        mean = r.stats.mean_nnz[layer]
-        if mean > 0:
-            ratio = nnz / mean
-            if self.gamma_mode == "last":
-                r.gamma = ratio
-            else:
-                r.ratio_sum += ratio
-                r.ratio_n += 1
-                r.gamma = r.ratio_sum / r.ratio_n
+        """Gamma update (:func:`gamma_step`) with the policy's mean non-zeros."""
+        g, r.ratio_sum, r.ratio_n = gamma_step(self.gamma_mode, r.stats.mean_nnz[layer], nnz,
+                                               r.ratio_sum, r.ratio_n)
+        if g is not None:
+            r.gamma = g
 
 
-def simulate(requests, policy: Policy) -> list[Completion]:
+def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completion]:
     """Run ``requests`` (any order) under ``policy``; return completions in finish order.
 
-    Checks conservation: every request completes exactly once, never before
-    ``arrival + iso``.
+    ``engine``: ``"scalar"`` (ActiveRequest objects, any policy), ``"vector"`` (numpy,
+    policies with ``vector = True``) or ``"auto"``. Checks conservation: every request
+    completes exactly once, never before ``arrival + iso``.
     """
     reqs = sorted(requests, key=lambda q: (q.arrival, q.tag))
     tags = [q.tag for q in reqs]
     if len(set(tags)) != len(tags):
         raise ValueError("simulate: request tags must be unique")
+    if engine == "auto":
+        engine = "vector" if policy.vector else "scalar"
+    if engine == "vector":
+        if not policy.vector:
+            raise ValueError(f"policy {policy.name!r} has no vectorised score")
+        done = _run_vector(reqs, policy)
+    elif engine == "scalar":
+        done = _run_scalar(reqs, policy)
+    else:
+        raise ValueError(f"engine must be 'auto', 'scalar' or 'vector', got {engine!r}")
+    _check_conservation(reqs, done)
+    return done
+
+
+def _completion(q, now):
+    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, q.iso, q.priority)
+
+
+def _run_scalar(reqs, policy):
     stats_of = policy.tables.get
     active: list[ActiveRequest] = []
     done: list[Completion] = []
@@ -162,7 +201,7 @@ def simulate(requests, policy: Policy) -> list[Completion]:
             active.append(a)
             policy.on_arrival(now, a)
             i += 1
-        r = active[0] if len(active) == 1 and policy.single_fast else policy.select(now, active)
+        r = policy.select(now, active)
         j = r.layer
         now += r.cycles[j]
         r.layer = j + 1
@@ -171,10 +210,104 @@ def simulate(requests, policy: Policy) -> list[Completion]:
         policy.on_layer_done(now, r, j, r.out_nnz[j])
         if r.layer == r.n_layers:
             active.remove(r)
-            q = r.req
-            done.append(Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now,
-                                   q.iso, q.priority))
-    _check_conservation(reqs, done)
+            done.append(_completion(r.req, now))
+    return done
+
+
+class _State:
+    """Struct of arrays over the *active* requests, in (arrival, tag) order.
+
+    Finished requests are deleted and arrivals appended, so every array holds exactly the
+    active requests and ``argmin`` picks the earliest (arrival, tag) among equal keys.
+    """
+
+    FIELDS = ("arrival", "deadline", "priority", "tag", "last_run", "gamma", "token",
+              "token_time", "rem_est", "next_est", "iso_est", "rem_true", "iso_true")
+
+    def __init__(self, capacity: int):
+        self._m = np.zeros((len(self.FIELDS), max(capacity, 1)), np.float64)
+        self._n = 0
+        self._refresh()
+
+    def _refresh(self):
+        for f, row in zip(self.FIELDS, self._m):
+            setattr(self, f, row[:self._n])     # views: in-place updates reach the matrix
+
+    def append(self, rows: list[dict]):
+        n, r = self._n, len(rows)
+        self._m[:, n:n + r] = [[row[f] for row in rows] for f in self.FIELDS]
+        self._n = n + r
+        self._refresh()
+
+    def delete(self, k: int):
+        n = self._n
+        self._m[:, k:n - 1] = self._m[:, k + 1:n]
+        self._n = n - 1
+        self._refresh()
+
+
+def _run_vector(reqs, policy):
+    n = len(reqs)
+    tables = policy.tables
+    cache = {}
+    mode = policy.gamma_mode
+    s = _State(n)
+    # per active position: request, its tables (rem, mean_cycles, mean_nnz), layer, rsum, rn
+    act_req, act_tab, act_layer, act_rsum, act_rn = [], [], [], [], []
+    done = []
+    now, i = 0, 0
+    while i < n or act_req:
+        if not act_req and reqs[i].arrival > now:
+            now = reqs[i].arrival
+        rows = []
+        while i < n and reqs[i].arrival <= now:
+            q = reqs[i]
+            key = (q.model, q.pattern)
+            if key not in cache:
+                st = tables.get(*key)
+                cache[key] = (st.rem.tolist(), st.mean_cycles.tolist(), st.mean_nnz.tolist(),
+                              st.iso)
+            t = cache[key]
+            rows.append({"arrival": q.arrival, "deadline": q.deadline, "priority": q.priority,
+                         "tag": q.tag, "last_run": q.arrival, "gamma": 1.0, "token": 0.0,
+                         "token_time": q.arrival, "rem_est": t[0][0], "next_est": t[1][0],
+                         "iso_est": t[3], "rem_true": q.iso, "iso_true": q.iso})
+            act_req.append(q)
+            act_tab.append(t)
+            act_layer.append(0)
+            act_rsum.append(0.0)
+            act_rn.append(0)
+            i += 1
+        if rows:
+            base = len(s.arrival)
+            s.append(rows)
+            for k in range(len(rows)):
+                policy.on_arrival_vector(now, s, base + k)
+        if len(act_req) == 1 and not policy.stateful_select:
+            j = 0
+        else:
+            j = policy.select_index(now, s, len(act_req))
+        q = act_req[j]
+        lay = act_layer[j]
+        c = q.cycles[lay]
+        now += c
+        lay += 1
+        act_layer[j] = lay
+        s.rem_true[j] -= c
+        s.last_run[j] = now
+        rem_t, mc_t, nnz_t, _ = act_tab[j]
+        g, act_rsum[j], act_rn[j] = gamma_step(mode, nnz_t[lay - 1], q.out_nnz[lay - 1],
+                                               act_rsum[j], act_rn[j])
+        if g is not None:
+            s.gamma[j] = g
+        if lay == len(q.cycles):
+            s.delete(j)
+            for lst in (act_req, act_tab, act_layer, act_rsum, act_rn):
+                del lst[j]
+            done.append(_completion(q, now))
+        else:
+            s.rem_est[j] = rem_t[lay]
+            s.next_est[j] = mc_t[lay]
     return done
 
 
@@ -186,4 +319,3 @@ def _check_conservation(reqs, done):
         if c.finish < c.arrival + c.iso:
             raise ConservationError(f"request {c.tag} finished at {c.finish}, before "
                                     f"arrival {c.arrival} + isolated {c.iso}")
-

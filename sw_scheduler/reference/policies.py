@@ -1,51 +1,46 @@
 """Reference scheduling policies (float), all on the :class:`~.core.Policy` interface.
 
-Estimates a policy may use (``l`` = next layer, tables = the policy's static tables):
-``rem = REM[m,p,l]`` (mean remaining cycles), ``iso = iso[m,p]`` (mean isolated cycles),
-``next = mean_cycles[m,p,l]``. "-sparse" variants multiply ``rem``/``next`` by the
-request's gamma (measured / mean output non-zeros of its executed layers). Semantics and
-the places where we differ from the paper's artifact: ``docs/scheduling.md``.
+Estimates a policy may use (``l`` = next layer, from the policy's static tables):
+``rem_est = REM[m,p,l]`` (mean remaining cycles), ``iso_est = iso[m,p]`` (mean isolated
+cycles), ``next_est = mean_cycles[m,p,l]``. "-sparse" variants multiply ``rem``/``next``
+by the request's gamma (measured / mean output non-zeros of its executed layers).
+Each ``score`` is written with numpy ufuncs so that it evaluates one request (scalar
+engine) or all active requests at once (vector engine). Semantics and the places where
+we differ from the paper's artifact: ``docs/scheduling.md``.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .core import Policy
 
-__all__ = [
-    "FCFS",
-    "POLICIES",
-    "PREMA",
-    "SDRM3",
-    "SJF",
-    "Dysta",
-    "DystaOracle",
-    "Planaria",
-    "make_policy",
-    "policy_names",
-]
+__all__ = ["FCFS", "POLICIES", "PREMA", "SDRM3", "SJF", "Dysta", "DystaOracle", "Planaria",
+           "make_policy", "policy_names"]
 
 
 class FCFS(Policy):
     """First come, first served: earliest arrival."""
 
     name = "fcfs"
+    vector = True
 
-    def key(self, now, r, n_active):
-        return r.arrival
+    def score(self, now, x, n_active):
+        return x.arrival * 1.0
 
 
 class SJF(Policy):
     """Shortest (estimated remaining) job first."""
 
     name = "sjf"
+    vector = True
 
     def __init__(self, tables, *, sparse: bool = False, **kw):
         super().__init__(tables, **kw)
         self.sparse = sparse
 
-    def key(self, now, r, n_active):
-        rem = r.stats.rem[r.layer]
-        return r.gamma * rem if self.sparse else rem
+    def score(self, now, x, n_active):
+        return x.gamma * x.rem_est if self.sparse else x.rem_est * 1.0
 
 
 class PREMA(Policy):
@@ -53,74 +48,97 @@ class PREMA(Policy):
 
     Token starts at the priority (1/3/9); at each decision every request's token grows by
     ``priority * waited / iso`` (cycles waited since its last layer or the previous
-    decision). Threshold = the largest of 9, 3, 1 not above the maximum token; among the
-    requests whose token reaches it, the shortest estimated remaining time runs.
+    decision, whichever is later). Threshold = the largest of 9, 3, 1 not above the
+    maximum token; among the requests whose token reaches it, the shortest estimated
+    remaining time runs.
     """
 
     name = "prema"
+    vector = True
+    stateful_select = True
 
     def __init__(self, tables, *, sparse: bool = False, **kw):
         super().__init__(tables, **kw)
         self.sparse = sparse
 
+    @staticmethod
+    def _threshold(top):
+        return 9.0 if top >= 9 else 3.0 if top >= 3 else 1.0
+
+    def _est(self, x):
+        return x.gamma * x.rem_est if self.sparse else x.rem_est * 1.0
+
     def on_arrival(self, now, r):
         r.token = float(r.priority)
         r.token_time = now
+
+    def on_arrival_vector(self, now, s, i):
+        s.token[i] = s.priority[i]
+        s.token_time[i] = now
 
     def select(self, now, active):
         top = 0.0
         for r in active:
             waited = now - max(r.last_run, r.token_time)
             if waited > 0:
-                r.token += r.priority * waited / r.stats.iso
+                r.token += r.priority * waited / r.iso_est
             r.token_time = now
             top = max(top, r.token)
-        thr = 9 if top >= 9 else 3 if top >= 3 else 1
+        thr = self._threshold(top)
         best, best_k = None, None
         for r in active:
             if r.token >= thr:
-                rem = r.stats.rem[r.layer]
-                k = (r.gamma * rem if self.sparse else rem, r.arrival, r.tag)
+                k = (float(self._est(r)), r.arrival, r.tag)
                 if best_k is None or k < best_k:
                     best, best_k = r, k
         return best
+
+    def select_index(self, now, v, n_active):
+        waited = now - np.maximum(v.last_run, v.token_time)
+        np.maximum(waited, 0.0, out=waited)
+        v.token += v.priority * waited / v.iso_est        # + 0.0 where nothing waited
+        v.token_time[:] = now
+        k = np.where(v.token >= self._threshold(v.token.max()), self._est(v), np.inf)
+        return int(np.argmin(k))
 
 
 class Planaria(Policy):
     """Planaria (MICRO 2020) style: highest ``priority / slack`` first.
 
     ``slack = deadline - now - rem``, floored at 1 cycle (late requests all get the
-    maximal ``priority / 1``; then priority, arrival, tag decide).
+    maximal ``priority / 1``; then arrival and tag decide).
     """
 
     name = "planaria"
+    vector = True
 
-    def key(self, now, r, n_active):
-        slack = r.deadline - now - r.stats.rem[r.layer]
-        return -r.priority / max(slack, 1.0)
+    def score(self, now, x, n_active):
+        return -(x.priority / np.maximum(x.deadline - now - x.rem_est, 1.0))
 
 
 class SDRM3(Policy):
     """SDRM3 (arXiv 2022): highest ``urgency + alpha * fairness``.
 
     ``urgency = min(1, rem / (deadline - now))`` (1 once the deadline has passed),
-    ``fairness = (now - last_run) / next`` (``next`` = estimated cycles of its next layer).
+    ``fairness = (now - last_run) / next`` (``next`` = estimated cycles of its next
+    layer, at least 1).
     """
 
     name = "sdrm3"
+    vector = True
 
     def __init__(self, tables, *, sparse: bool = False, alpha: float = 1.0, **kw):
         super().__init__(tables, **kw)
         self.sparse = sparse
         self.alpha = alpha
 
-    def key(self, now, r, n_active):
-        g = r.gamma if self.sparse else 1.0
-        rem = g * r.stats.rem[r.layer]
-        left = r.deadline - now
-        urgency = 1.0 if left <= 0 else min(1.0, rem / left)
-        nxt = max(g * r.stats.mean_cycles[r.layer], 1.0)
-        return -(urgency + self.alpha * (now - r.last_run) / nxt)
+    def score(self, now, x, n_active):
+        g = x.gamma if self.sparse else 1.0
+        rem = g * x.rem_est
+        left = x.deadline - now
+        urgency = np.where(left <= 0, 1.0, np.minimum(1.0, rem / np.maximum(left, 1.0)))
+        nxt = np.maximum(g * x.next_est, 1.0)
+        return -(urgency + self.alpha * (now - x.last_run) / nxt)
 
 
 class Dysta(Policy):
@@ -132,6 +150,7 @@ class Dysta(Policy):
     """
 
     name = "dysta"
+    vector = True
 
     def __init__(self, tables, *, beta: float | None = None, kappa_cycles: int | None = None,
                  **kw):
@@ -139,18 +158,16 @@ class Dysta(Policy):
         self.beta = tables.beta if beta is None else beta
         self.kappa = tables.kappa_cycles if kappa_cycles is None else kappa_cycles
 
-    def remaining(self, r) -> float:
-        return r.gamma * r.stats.rem[r.layer]
+    def remaining(self, x):
+        return x.gamma * x.rem_est
 
-    def isolated(self, r) -> float:
-        return r.stats.iso
+    def isolated(self, x):
+        return x.iso_est
 
-    def key(self, now, r, n_active):
-        rem = self.remaining(r)
-        urgency = r.deadline - now - rem
-        if urgency < 0:
-            urgency = 0.0
-        pen = (now - r.last_run) / self.isolated(r) / n_active
+    def score(self, now, x, n_active):
+        rem = self.remaining(x)
+        urgency = np.maximum(x.deadline - now - rem, 0.0)
+        pen = (now - x.last_run) / self.isolated(x) / n_active
         return rem + self.beta * (urgency + self.kappa * pen)
 
 
@@ -159,17 +176,15 @@ class DystaOracle(Dysta):
 
     name = "dysta-oracle"
 
-    def remaining(self, r) -> float:
-        return r.rem_true
+    def remaining(self, x):
+        return x.rem_true * 1.0
 
-    def isolated(self, r) -> float:
-        return r.req.iso
+    def isolated(self, x):
+        return x.iso_true
 
 
 def _nopattern(tables, **kw):
-    p = Dysta(tables.pattern_averaged(), **kw)
-    p.name = "dysta-nopattern"
-    return p
+    return Dysta(tables.pattern_averaged(), **kw)
 
 
 POLICIES = {
@@ -183,7 +198,7 @@ POLICIES = {
     "sdrm3-sparse": lambda t, **kw: SDRM3(t, sparse=True, **kw),
     "dysta": lambda t, **kw: Dysta(t, gamma_mode="mean", **kw),
     "dysta-last": lambda t, **kw: Dysta(t, gamma_mode="last", **kw),
-    "dysta-nopattern": lambda t, **kw: _nopattern(t, **kw),
+    "dysta-nopattern": _nopattern,
     "dysta-oracle": lambda t, **kw: DystaOracle(t, **kw),
 }
 
