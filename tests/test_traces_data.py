@@ -1,0 +1,219 @@
+"""Committed real traces: loader, cycle consistency, work-count invariants; extraction helpers.
+
+The helpers of :mod:`traces.extract.common` are checked against direct computations
+(a loop convolution, :func:`rtl.accelerator.cycle_model.work_count` on full im2col masks).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtl.accelerator.cycle_model import LANE_OPTIONS, REF_LANES, layer_cycles, passes, work_count
+from traces.extract import common
+from traces.extract.recycle import expected_cycles
+from traces.format import PATTERN_FAMILIES, TRACE_ROOT, load_set
+
+DATA = TRACE_ROOT / "data"
+SOURCES = TRACE_ROOT / "SOURCES.md"
+MEDIAPIPE_MODELS = ("hand_landmark_lite", "hand_landmark_full", "palm_detection_lite",
+                    "face_detection_short_range", "face_landmark", "iris_landmark",
+                    "pose_landmark_full")
+
+
+@pytest.fixture(scope="module")
+def traces():
+    return load_set(DATA)
+
+
+def test_loader_accepts_every_committed_trace(traces):
+    files = sorted(DATA.glob("*/*.npz"))
+    assert len(traces) == len(files) > 0
+    for name in MEDIAPIPE_MODELS:
+        pats = {p for (m, p) in traces if m == name}
+        assert pats == set(common.PATTERNS), f"{name}: patterns {sorted(pats)}"
+
+
+def test_committed_traces_are_real_and_documented(traces):
+    text = SOURCES.read_text()
+    for (m, p), v in traces.items():
+        assert not v.fixture, f"{m}/{p} is a fixture"
+        for key in ("package", "version", "licence"):
+            assert v.source.get(key), f"{m}/{p}: source field {key!r} missing"
+        if m in MEDIAPIPE_MODELS:
+            assert f"`{m}`" in text, f"{m} is not described in {SOURCES}"
+        assert v.n_samples >= 50, f"{m}/{p}: only {v.n_samples} samples"
+        assert (v.family, v.level) == common.PATTERNS.get(p, (v.family, v.level))
+        assert v.family in PATTERN_FAMILIES
+
+
+def test_stored_cycles_equal_cycle_model_of_stored_work(traces):
+    for (m, p), v in traces.items():
+        assert v.ref_lanes == REF_LANES and tuple(v.lane_options) == tuple(LANE_OPTIONS)
+        i = v.lane_options.index(v.ref_lanes)
+        # vectorised form of layer_cycles, checked against it on the first sample
+        for j, lay in enumerate(v.layers):
+            assert v.cycles[0, j] == layer_cycles(M=lay.M, N=lay.N, groups=lay.groups,
+                                                  lanes=v.ref_lanes, work=int(v.work[0, j, i]))
+        assert np.array_equal(v.cycles, expected_cycles(v)), f"{m}/{p}: stale cycles"
+
+
+def test_work_counts_are_consistent(traces):
+    for (m, p), v in traces.items():
+        n = np.array([lay.N for lay in v.layers])
+        for i, lanes in enumerate(v.lane_options):
+            npass = np.array([passes(int(x), lanes) for x in n])
+            assert (v.work[:, :, i] <= v.in_nnz * npass).all(), f"{m}/{p} lanes {lanes}"
+        # more lanes per pass never adds broadcasts
+        assert (np.diff(v.work, axis=2) <= 0).all(), f"{m}/{p}: work grows with lanes"
+        for j, lay in enumerate(v.layers):
+            assert (v.in_nnz[:, j] <= lay.M * lay.K * lay.groups).all()
+            assert lay.macs == lay.M * lay.K * lay.N * lay.groups
+
+
+def test_pruned_variants_match_dense_shapes_and_levels(traces):
+    models = {m for m, _ in traces}
+    for m in models:
+        if (m, "dense") not in traces:
+            continue
+        dense = traces[(m, "dense")]
+        for p, (family, level) in common.PATTERNS.items():
+            v = traces.get((m, p))
+            if v is None:
+                continue
+            assert v.samples == dense.samples, f"{m}/{p}: different samples"
+            assert [(a.M, a.K, a.N, a.groups) for a in v.layers] == \
+                   [(a.M, a.K, a.N, a.groups) for a in dense.layers]
+            wd = np.array([a.weight_density for a in v.layers])
+            if family != "dense" and m in MEDIAPIPE_MODELS:
+                # pruning units per layer; common.prune prunes round(level * units), at most
+                # units - 1; a partial last block (N % 8) makes pruned blocks unequal in size
+                units = [a.groups * (a.N if family == "channel" else
+                                     a.K * (passes(a.N, common.BLOCK) if family == "block"
+                                            else a.N)) for a in v.layers]
+                kept = np.array([1 - min(round(level * u), u - 1) / u for u in units])
+                part = np.array([common.BLOCK / a.N if family == "block" and a.N % common.BLOCK
+                                 else 0 for a in v.layers])
+                assert (wd <= kept + part + 1e-9).all(), f"{m}/{p}: not pruned"
+                assert (wd > 0).all(), f"{m}/{p}: a layer lost all its weights"
+                assert v.total_cycles().mean() < dense.total_cycles().mean()
+        # activation sparsity differs between inputs: the point of the benchmark
+        assert dense.total_cycles().std() > 0, f"{m}: no input dependence at all"
+
+
+# ---- extraction helpers ------------------------------------------------------------------
+
+def _conv_ref(x, w_ohwi, stride, pad, dil, groups):
+    xp = np.pad(x, ((pad[0], pad[2]), (pad[1], pad[3]), (0, 0)))
+    o, kh, kw, cin = w_ohwi.shape
+    ho = (xp.shape[0] - (kh - 1) * dil - 1) // stride + 1
+    wo = (xp.shape[1] - (kw - 1) * dil - 1) // stride + 1
+    out = np.zeros((ho, wo, o))
+    og = o // groups
+    for oc in range(o):
+        g = oc // og
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[i * dil:i * dil + stride * (ho - 1) + 1:stride,
+                           j * dil:j * dil + stride * (wo - 1) + 1:stride,
+                           g * cin:(g + 1) * cin]
+                out[:, :, oc] += patch @ w_ohwi[oc, i, j]
+    return out
+
+
+@pytest.mark.parametrize("groups,c,o,stride,pad,dil", [
+    (1, 3, 5, 1, (1, 0, 1, 1), 1), (2, 4, 6, 2, (0, 1, 1, 0), 2), (4, 4, 8, 1, (1, 1, 1, 1), 1),
+])
+def test_gemm_view_and_im2col_compute_the_convolution(groups, c, o, stride, pad, dil):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(7, 6, c))
+    w = rng.normal(size=(o, 3, 2, c // groups))
+    ref = _conv_ref(x, w, stride, pad, dil, groups)
+    cols = common.im2col(x, 3, 2, stride, pad, dil, groups)
+    for layout, ww in (("OHWI", w), ("OIHW", w.transpose(0, 3, 1, 2))):
+        g = common.gemm_weight(ww, "conv", layout, groups)
+        got = np.einsum("gmk,gkn->mgn", cols, g).reshape(ref.shape)
+        np.testing.assert_allclose(got, ref, atol=1e-9)
+        assert np.array_equal(common.gemm_to_layout(g, layout, ww.shape), ww)
+
+
+def test_depthwise_and_fc_layouts():
+    rng = np.random.default_rng(2)
+    c, mult = 4, 2
+    w = rng.normal(size=(1, 3, 3, c * mult))
+    x = rng.normal(size=(5, 5, c))
+    ref = _conv_ref(x, w[0].transpose(2, 0, 1)[..., None], 1, (1, 1, 1, 1), 1, c)
+    g = common.gemm_weight(w, "conv", "1HWO", c)
+    cols = common.im2col(x, 3, 3, 1, (1, 1, 1, 1), 1, c)
+    np.testing.assert_allclose(np.einsum("gmk,gkn->mgn", cols, g).reshape(ref.shape), ref,
+                               atol=1e-9)
+    assert np.array_equal(common.gemm_to_layout(g, "1HWO", w.shape), w)
+    fc = rng.normal(size=(5, 7))
+    assert np.array_equal(common.gemm_weight(fc, "fc", "NK")[0], fc.T)
+    assert np.array_equal(common.gemm_to_layout(common.gemm_weight(fc, "fc", "NK"), "NK",
+                                                fc.shape), fc)
+    with pytest.raises(ValueError, match="layout"):
+        common.gemm_weight(fc, "fc", "XY")
+
+
+def test_colcount_and_work_match_full_masks():
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(150):
+        h, w = (int(v) for v in rng.integers(1, 10, 2))
+        g = int(rng.integers(1, 3))
+        c = g * int(rng.integers(1, 4))
+        kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+        s = tuple(int(v) for v in rng.integers(1, 4, 2))
+        d = tuple(int(v) for v in rng.integers(1, 3, 2))
+        pad = tuple(int(v) for v in rng.integers(0, 4, 4))
+        x = rng.random((h, w, c)) > 0.4
+        try:
+            mask = common.im2col_mask(x, kh, kw, s, pad, d, g)
+        except ValueError:
+            continue
+        m, cnt = common.im2col_colcount(x, kh, kw, s, pad, d, g)
+        assert m == mask.shape[1] and np.array_equal(cnt, mask.sum(axis=1))
+        wn = rng.random((g, mask.shape[2], int(rng.integers(1, 40)))) > 0.6
+        rec = common.layer_record("l", "conv", None, wn, np.zeros(3), colcount=(m, cnt))
+        assert rec["work"] == [work_count(mask, wn, lanes) for lanes in LANE_OPTIONS]
+        assert rec["in_nnz"] == mask.sum()
+        checked += 1
+    assert checked > 80
+
+
+@pytest.mark.parametrize("family", ["unstructured", "block", "channel"])
+@pytest.mark.parametrize("level", [0.5, 0.75])
+def test_prune_families(family, level):
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(2, 24, 40))
+    p = common.prune(w, family, level)
+    kept = p != 0
+    assert abs(1 - kept.mean() - level) < 0.03
+    assert np.array_equal(p[kept], w[kept])                  # survivors are untouched
+    assert np.abs(p).sum() > np.abs(w).sum() * (1 - level)   # the largest ones survive
+    if family == "block":
+        blocks = kept.reshape(2, 24, 5, common.BLOCK)
+        assert np.array_equal(blocks.any(axis=3), blocks.all(axis=3))
+    if family == "channel":
+        assert np.array_equal(kept.any(axis=1), kept.all(axis=1))
+    assert np.array_equal(common.prune(w, "dense", 0), w)
+
+
+def test_write_variant_roundtrip(tmp_path: Path):
+    rng = np.random.default_rng(5)
+    recs = {}
+    for s in range(3):
+        x = rng.random((6, 6, 4)) > 0.5
+        wn = rng.random((1, 36, 6)) > 0.3
+        cc = common.im2col_colcount(x, 3, 3, 1, (1, 1, 1, 1))
+        recs[f"s{s}"] = [common.layer_record("c", "conv", None, wn, rng.random((6, 6, 6)) > 0.5,
+                                             colcount=cc)]
+    path = common.write_variant("m", "block50", "block", 0.5, None, recs,
+                                {"package": "x"}, root=tmp_path)
+    v = load_set(tmp_path)[("m", "block50")]
+    assert path.is_file() and v.samples == ("s0", "s1", "s2")
+    assert [int(c) for c in v.cycles[:, 0]] == [r[0]["cycles"] for r in recs.values()]
+    bad = dict(recs, s3=[dict(recs["s0"][0], M=7)])
+    with pytest.raises(ValueError, match="field 'M'"):
+        common.write_variant("m", "dense", "dense", 0, None, bad, {}, root=tmp_path)
