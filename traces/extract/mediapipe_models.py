@@ -152,11 +152,12 @@ def _const_view(buf: bytearray, tensor: int) -> np.ndarray:
     return raw.view(FLOAT_TYPES[t.Type()]).reshape(tuple(t.ShapeAsNumpy()))
 
 
-def _gemm_args(lay: TfliteLayer, shape) -> tuple[str, str, int]:
+def _gemm_args(lay: TfliteLayer, x_channels: dict) -> tuple[str, str, int]:
+    """``(kind, layout, groups)`` for :func:`common.gemm_weight` of one layer."""
     if lay.op == "CONV_2D":
         return "conv", "OHWI", 1
     if lay.op == "DEPTHWISE_CONV_2D":
-        return "conv", "1HWO", -1          # groups = input channels, known at run time
+        return "conv", "1HWO", x_channels[lay.name]     # groups = input channels
     return "fc", "NK", 1
 
 
@@ -171,9 +172,7 @@ def prune_model(buf: bytes, layers, family: str, level: float, x_channels: dict)
             raise ValueError(f"tflite: weight tensor of {lay.name!r} is shared between layers")
         seen.add(lay.w_const)
         view = _const_view(out, lay.w_const)
-        kind, layout, groups = _gemm_args(lay, view.shape)
-        if groups < 0:
-            groups = x_channels[lay.name]
+        kind, layout, groups = _gemm_args(lay, x_channels)
         gw = common.gemm_weight(view.astype(np.float32), kind, layout, groups)
         pw = common.prune(gw, family, level)
         view[...] = common.gemm_to_layout(pw, layout, view.shape).astype(view.dtype)
@@ -233,9 +232,7 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
             if w_nz is None:     # weights as the ops see them (after DEQUANTIZE)
                 w_nz = []
                 for lay in layers:
-                    kind, layout, groups = _gemm_args(lay, None)
-                    if groups < 0:
-                        groups = x_channels[lay.name]
+                    kind, layout, groups = _gemm_args(lay, x_channels)
                     w_nz.append(common.gemm_weight(it.get_tensor(lay.w), kind, layout,
                                                    groups) != 0)
                 live = [[common.live_passes(wn, lanes) for lanes in LANE_OPTIONS] for wn in w_nz]
