@@ -94,6 +94,12 @@ class PREMA(Policy):
         return best
 
     def select_index(self, now, v, n_active):
+        if n_active == 1:                       # fast path: only the token update matters
+            waited = now - max(v.last_run[0], v.token_time[0])
+            if waited > 0:
+                v.token[0] += v.priority[0] * waited / v.iso_est[0]
+            v.token_time[0] = now
+            return 0
         waited = now - np.maximum(v.last_run, v.token_time)
         np.maximum(waited, 0.0, out=waited)
         v.token += v.priority * waited / v.iso_est        # + 0.0 where nothing waited
