@@ -25,11 +25,13 @@ import importlib
 import importlib.util
 import json
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from sw_scheduler.formats import FixedPointWarning
 from sw_scheduler.reference import make_policy, policy_names, simulate
 from traces.format import TraceError
 
@@ -77,7 +79,7 @@ def _fmt(x: float) -> str:
 
 
 def run_point(wl, tables, *, rate, slo, n, seed, scheds, backend=REFERENCE, vcd=False,
-              out_dir: Path, progress=None) -> dict:
+              out_dir: Path, progress=None, lut_saturated=None) -> dict:
     """Run one (rate, SLO) point; write its files into ``out_dir``; return the results."""
     reqs = wl.requests(rate=rate, slo=slo, n=n, seed=seed, tables=tables)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +115,7 @@ def run_point(wl, tables, *, rate, slo, n, seed, scheds, backend=REFERENCE, vcd=
             "clock_hz": wl.clock_hz, "profile_fraction": wl.profile_fraction,
             "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
-            "schedulers": list(scheds),
+            "schedulers": list(scheds), "lut_saturated": lut_saturated or {},
         },
     }
     (out_dir / "results.json").write_text(json.dumps(res, indent=2))
@@ -198,7 +200,11 @@ def cmd_run(a) -> int:
     tables = wl.static_tables()
     out = Path(a.out)
     base = out / wl.name
-    tables.write_luts(base / "luts")
+    with warnings.catch_warnings(record=True) as caught:   # report, do not abort
+        warnings.simplefilter("always", FixedPointWarning)
+        img = tables.write_luts(base / "luts")
+    for w in caught:
+        print(f"note: {w.message} (see {base / 'luts' / 'manifest.json'})", file=sys.stderr)
     combos = [(r, s) for r in rates for s in slos]
     points = []
     with tqdm(total=len(combos) * len(scheds), desc=wl.name, unit="run",
@@ -206,7 +212,8 @@ def cmd_run(a) -> int:
         for r, s in combos:
             d = base if len(combos) == 1 else out / f"{wl.name}-{_fmt(r)}-{_fmt(s)}"
             res = run_point(wl, tables, rate=r, slo=s, n=n, seed=seed, scheds=scheds,
-                            backend=a.backend, vcd=a.vcd, out_dir=d, progress=bar)
+                            backend=a.backend, vcd=a.vcd, out_dir=d, progress=bar,
+                            lut_saturated=img.saturated)
             res["rate"], res["slo"] = r, s
             points.append(res)
     for p in points:

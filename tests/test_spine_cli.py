@@ -23,6 +23,7 @@ def test_cli_single_point(tmp_path, capsys):
         assert 0 <= m["violation_rate"] <= 1 and m["antt"] >= 1 and 0 < m["fairness"] <= 1
         assert m["n"] == 40
     assert res["config"]["n"] == 40 and res["config"]["fixture_traces"] is True
+    assert set(res["config"]["lut_saturated"]) >= {"rem", "inv_nnz", "kinv_iso"}
     with (d / "results.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [r["scheduler"] for r in rows] == ["fcfs", "sjf", "dysta"]
