@@ -229,3 +229,20 @@ def test_scalar_and_vector_engines_agree():
             assert a == b, (rate, name)
     with pytest.raises(ValueError, match="engine"):
         simulate(reqs, make_policy("fcfs", t), engine="gpu")
+
+
+def test_subclass_overriding_select_is_called():
+    """A wrapper that overrides select() (e.g. to shadow another model) sees every call."""
+    from sw_scheduler.reference.policies import Dysta
+    t = _tables()
+    calls = []
+
+    class Shadow(Dysta):
+        def select(self, now, active):
+            calls.append(len(active))
+            return super().select(now, active)
+
+    reqs = [_req(0, arrival=0), _req(1, model="b", arrival=5, cycles=(50, 50), nnz=(8, 8))]
+    a = simulate(reqs, Shadow(t))
+    assert calls and max(calls) == 2
+    assert a == simulate(reqs, make_policy("dysta", t))

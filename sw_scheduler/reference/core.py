@@ -163,7 +163,8 @@ def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completi
     """Run ``requests`` (any order) under ``policy``; return completions in finish order.
 
     ``engine``: ``"scalar"`` (ActiveRequest objects, any policy), ``"vector"`` (numpy,
-    policies with ``vector = True``) or ``"auto"``. Checks conservation: every request
+    policies with ``vector = True``) or ``"auto"`` (vector unless the policy's class
+    overrides ``select``/``on_arrival``/``on_layer_done`` outside this package). Checks conservation: every request
     completes exactly once, never before ``arrival + iso``.
     """
     reqs = sorted(requests, key=lambda q: (q.arrival, q.tag))
@@ -171,7 +172,7 @@ def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completi
     if len(set(tags)) != len(tags):
         raise ValueError("simulate: request tags must be unique")
     if engine == "auto":
-        engine = "vector" if policy.vector else "scalar"
+        engine = "vector" if _vector_ok(policy) else "scalar"
     if engine == "vector":
         if not policy.vector:
             raise ValueError(f"policy {policy.name!r} has no vectorised score")
@@ -182,6 +183,19 @@ def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completi
         raise ValueError(f"engine must be 'auto', 'scalar' or 'vector', got {engine!r}")
     _check_conservation(reqs, done)
     return done
+
+
+def _vector_ok(policy) -> bool:
+    """Vector engine only if no scalar hook was overridden outside this package.
+
+    A subclass (e.g. a shadowing/logging wrapper) that overrides ``select``,
+    ``on_arrival`` or ``on_layer_done`` must see those calls: it runs on the scalar engine.
+    """
+    if not policy.vector:
+        return False
+    cls = type(policy)
+    return all(getattr(cls, h).__module__.startswith(__package__)
+               for h in ("select", "on_arrival", "on_layer_done"))
 
 
 def _completion(q, now):
