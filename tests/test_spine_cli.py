@@ -84,3 +84,22 @@ def test_bench_reference(tmp_path):
     saved = json.loads((tmp_path / "reference.json").read_text())
     assert saved["n_requests"] == 200 and list(saved["schedulers"]) == policy_names()
     assert all(r["requests_per_second"] > 0 for r in res["schedulers"].values())
+
+
+def test_bench_dispatch_reports_failures(tmp_path, monkeypatch, capsys):
+    (tmp_path / "spine_ok_bench.py").write_text(
+        "import pathlib\ndef run(out):\n    (pathlib.Path(out) / 'ok.json').write_text('{}')\n")
+    (tmp_path / "spine_bad_bench.py").write_text(
+        "def run(out):\n    raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(bench, "EXTRA_BENCHES",
+                        ("spine_ok_bench", "spine_bad_bench", "spine_missing_bench"))
+    out = tmp_path / "b"
+    rc = bench.main(["--out", str(out), "--workload", "fixture_small", "--n", "30"])
+    assert rc == 1
+    cap = capsys.readouterr()
+    assert "spine_bad_bench: FAILED" in cap.err and "boom" in cap.err
+    assert "spine_missing_bench: not present" in cap.out
+    assert (out / "ok.json").is_file() and (out / "reference.json").is_file()
+    monkeypatch.setattr(bench, "EXTRA_BENCHES", ("spine_ok_bench",))
+    assert bench.main(["--out", str(out), "--workload", "fixture_small", "--n", "30"]) == 0

@@ -246,3 +246,13 @@ def test_subclass_overriding_select_is_called():
     a = simulate(reqs, Shadow(t))
     assert calls and max(calls) == 2
     assert a == simulate(reqs, make_policy("dysta", t))
+
+
+def test_prema_vs_prema_sparse():
+    t = _tables()
+    # equal priorities (tokens 1): the shorter estimate runs; gamma flips the estimate
+    a = _active(t, _req(0, model="b", cycles=(50, 50), nnz=(8, 8)), gamma=4.0)  # 100 -> 400
+    b = _active(t, _req(1, arrival=1), layer=1)                                  # 300
+    assert _pick("prema", t, 1, [a, b]) == 0
+    a.token = b.token = 0.0
+    assert _pick("prema-sparse", t, 1, [a, b]) == 1
