@@ -101,7 +101,7 @@ def main(argv=None) -> int:
                 print(f"{mod}: not present, skipped")
                 continue
             try:
-                importlib.import_module(mod).run(a.out)
+                importlib.import_module(mod).run(Path(a.out))
                 print(f"{mod}: done")
             except Exception:  # noqa: BLE001 -- report every failure, keep going
                 traceback.print_exc()
