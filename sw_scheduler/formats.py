@@ -111,7 +111,7 @@ PRIORITY_LEVELS = (1, 3, 9)  # PREMA's priority levels; the hardware carries the
 # ---- scheduler arithmetic ---------------------------------------------------------------------
 NNZ = QFormat("nnz", 32, 0)            # non-zero count reported by the NPU per layer
 REM = QFormat("rem", 32, 0)            # remaining mean cycles from layer l to the end
-INV_NNZ = QFormat("inv_nnz", 32, 32)   # 1 / mean output non-zeros of a layer
+INV_NNZ = QFormat("inv_nnz", 32, 31)   # 1 / mean output non-zeros of a layer (1.0 fits)
 GAMMA = QFormat("gamma", 16, 12)       # latency correction factor, 1.0 = 4096
 GAMMA_SUM = QFormat("gamma_sum", 24, 12)  # running sum of ratios (<= 256 layers x 16.0)
 RECIP = QFormat("recip", 17, 16)       # 1/n for n in 1..RECIP_DEPTH-1, RECIP[0] = 0

@@ -57,7 +57,7 @@ def test_score_by_hand():
 
 def test_predict_by_hand():
     recip = recip_table(9)
-    inv = (1 << 32) // 100                       # mean nnz 100
+    inv = (1 << F.INV_NNZ.frac) // 100           # mean nnz 100
     assert ratio_code(200, inv) == 2 * GAMMA_ONE - 1   # 2.0 minus truncation of 1/100
     g, s, c = predict("mean", GAMMA_ONE, 0, 0, 200, inv, recip)
     assert (g, c) == (ratio_code(200, inv), 1)
