@@ -30,7 +30,7 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
         busy, due, last_event, nnz_out = False, 0, 0, 0
         slots: list[int] = []
         ctx.set(dut.completions.ready, 1)
-        offered = None
+        offered, driven = None, None
         while len(res.completions) < n_req:
             if res.sim_cycles >= max_cycles:
                 raise TimeoutError(f"pysim harness: {len(res.completions)} of {n_req} "
@@ -42,10 +42,12 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
                     ctx.set(dut.requests.payload.as_value(), packed[r.tag])
                 offered = r
             resp_valid = busy and k >= due
-            ctx.set(dut.npu_cmd.ready, not busy)
-            ctx.set(dut.npu_resp.valid, resp_valid)
-            if resp_valid:
-                ctx.set(dut.npu_resp.payload.nnz, nnz_out)
+            if (busy, resp_valid) != driven:
+                ctx.set(dut.npu_cmd.ready, not busy)
+                ctx.set(dut.npu_resp.valid, resp_valid)
+                if resp_valid:
+                    ctx.set(dut.npu_resp.payload.nnz, nnz_out)
+                driven = (busy, resp_valid)
             n_act = ctx.get(dut.n_active)
             event = False
             if r is not None and ctx.get(dut.requests.ready):

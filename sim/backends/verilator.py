@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from ..driver import pack_request
@@ -99,9 +100,10 @@ def run_verilator(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, prog
     """Run the harness binary; returns a :class:`sim.system.SystemResult`."""
     from ..system import SystemResult
 
+    t0 = time.perf_counter()
     exe = build_harness(cfg, images, trace=bool(vcd), build_root=build_dir)
     res = SystemResult(backend="verilator", counter_init=cfg.counter_init,
-                       time_mod=cfg.time_mod)
+                       time_mod=cfg.time_mod, build_seconds=time.perf_counter() - t0)
     with tempfile.TemporaryDirectory(prefix="dysta-vl-") as tmp:
         stim, log = Path(tmp) / "stimulus.txt", Path(tmp) / "result.txt"
         stim.write_text(_stimulus(cfg, hwreqs, npu, fast_forward=fast_forward,
