@@ -14,7 +14,8 @@ then (each step a separate subprocess, with a timeout):
 
 Writes ``<out>/synth.csv`` and ``<out>/synth.md`` (one row per configuration; a failed
 step leaves its columns empty and names itself in ``status``) and keeps the logs under
-``<out>/work/<config>/``. Progress goes to stdout.
+``<out>/work/<config>/``. Progress goes to stdout. ``--only NAME`` reruns single
+configurations and updates their rows in an existing table.
 """
 
 from __future__ import annotations
@@ -182,6 +183,15 @@ def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict) -> None:
         row["ecp5_fmax_mhz"] = round(min(fmax), 1)
 
 
+def read_table(out: Path) -> list[dict]:
+    """Rows of an existing ``synth.csv`` under ``out`` (empty if there is none)."""
+    path = out / "synth.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def write_tables(rows: list[dict], out: Path) -> tuple[Path, Path]:
     """Write ``synth.csv`` and ``synth.md`` (same columns) under ``out``."""
     csv_path, md_path = out / "synth.csv", out / "synth.md"
@@ -205,7 +215,8 @@ def main(argv=None) -> int:
     ap.add_argument("--set", choices=sorted(SETS), default="default",
                     help="configurations to run (default: the issue's table)")
     ap.add_argument("--only", action="append", default=[],
-                    help="run only these configurations (by name, e.g. scheduler_s64)")
+                    help="run only these configurations (by name, e.g. scheduler_s64); "
+                         "their rows replace those of an existing table, others are kept")
     ap.add_argument("--steps", default="xc7,ecp5,pnr",
                     help="comma-separated subset of xc7,ecp5,pnr")
     ap.add_argument("--timeout", type=int, default=STEP_TIMEOUT_S, help="seconds per step")
@@ -219,12 +230,14 @@ def main(argv=None) -> int:
     if bad:
         ap.error(f"--steps: unknown step(s) {bad}")
     args.out.mkdir(parents=True, exist_ok=True)
-    rows, failed = [], 0
+    # --only updates those rows of an existing table and keeps the others
+    rows = read_table(args.out) if args.only else []
+    failed = 0
     for n, cfg in enumerate(cfgs, 1):
         print(f"[{n}/{len(cfgs)}] {cfg.name}", flush=True)
         row = run_config(cfg, args.out, steps=steps, timeout=args.timeout)
         failed += row["status"] != "ok"
-        rows.append(row)
+        rows = [r for r in rows if r["config"] != cfg.name] + [row]
         write_tables(rows, args.out)   # partial tables survive an interrupted run
     csv_path, md_path = write_tables(rows, args.out)
     print(f"wrote {csv_path} and {md_path} ({len(rows) - failed} ok, {failed} failed)")

@@ -38,3 +38,10 @@ def test_sets_and_cli_errors(capsys):
     with pytest.raises(SystemExit):
         synth.main(["--steps", "xc7,asic"])
     assert "unknown step" in capsys.readouterr().err
+
+
+def test_read_table_round_trip(tmp_path):
+    assert synth.read_table(tmp_path) == []
+    synth.write_tables([{"config": "a", "design": "top", "status": "ok"}], tmp_path)
+    rows = synth.read_table(tmp_path)
+    assert rows[0]["config"] == "a" and rows[0]["status"] == "ok"
