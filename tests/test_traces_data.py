@@ -40,8 +40,7 @@ def test_committed_traces_are_real_and_documented(traces):
         assert not v.fixture, f"{m}/{p} is a fixture"
         for key in ("package", "version", "licence"):
             assert v.source.get(key), f"{m}/{p}: source field {key!r} missing"
-        if m in MEDIAPIPE_MODELS:
-            assert f"`{m}`" in text, f"{m} is not described in {SOURCES}"
+        assert f"`{m}`" in text, f"{m} is not described in {SOURCES}"
         assert v.n_samples >= 50, f"{m}/{p}: only {v.n_samples} samples"
         assert (v.family, v.level) == common.PATTERNS.get(p, (v.family, v.level))
         assert v.family in PATTERN_FAMILIES
