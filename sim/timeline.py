@@ -37,15 +37,14 @@ def plot_timeline(res, requests, path, *, window=None, clock_hz: float = 200e6,
     models = sorted({by_tag[t].model for t in tags})
     colour = {m: plt.cm.tab10(i % 10) for i, m in enumerate(models)}
     ms = 1e3 / clock_hz
-    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.18 * len(tags) + 1.2)))
+    fig, ax = plt.subplots(figsize=(11, max(2.5, 0.18 * len(tags) + 1.2)))
     for m in models:
         segs = {}
         for c, lat, t in runs:
             if by_tag[t].model == m:
                 segs.setdefault(row[t], []).append((c * ms, lat * ms))
         for y, s in segs.items():
-            ax.broken_barh(s, (y - 0.4, 0.8), facecolors=colour[m], edgecolor="black",
-                           linewidth=0.2)
+            ax.broken_barh(s, (y - 0.4, 0.8), facecolors=colour[m], edgecolor="none")
         ax.plot([], [], color=colour[m], linewidth=6, label=m)
     arr = [(by_tag[t].arrival * ms, row[t]) for t in tags if lo <= by_tag[t].arrival < hi]
     if arr:
@@ -56,7 +55,7 @@ def plot_timeline(res, requests, path, *, window=None, clock_hz: float = 200e6,
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("request tag")
     ax.set_title(title or "accelerator timeline (one bar per layer)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     path = Path(path)
