@@ -25,7 +25,9 @@ from ..driver import pack_request
 __all__ = ["BUILD_ROOT", "VerilatorError", "build_harness", "run_verilator"]
 
 HERE = Path(__file__).resolve().parent
-BUILD_ROOT = HERE.parent.parent / "build" / "verilator"
+# the checkout's build/ (editable install), else build/ under the working directory
+BUILD_ROOT = (HERE.parent.parent if (HERE.parent.parent / "pyproject.toml").is_file()
+              else Path.cwd()) / "build" / "verilator"
 TOP = "dysta_sim"
 VCD_CYCLES = 200_000        # simulated cycles dumped with --vcd (the file stays < ~100 MB)
 
