@@ -75,18 +75,18 @@ class SimScheduler(DystaScheduler):
 
 
 def verilog_ports(dut: SimScheduler) -> dict:
-    """``ports=`` for :func:`amaranth.back.verilog.convert`: signature ports (``requests_valid``, ...) + ff ports."""
-    from amaranth.hdl import ValueCastable, _ir
-    from amaranth.lib import wiring
+    """``ports=`` for :func:`amaranth.back.verilog.convert`: the signature ports, renamed
+    ``requests_valid``, ... (C++ mangles ``__``), plus ``ff_load``/``ff_value``; the
+    directions are inferred (driven = output)."""
+    from amaranth.hdl import ValueCastable
 
     ports = {}
-    for path, member, value in dut.signature.flatten(dut):
-        d = _ir.PortDirection.Input if member.flow == wiring.In else _ir.PortDirection.Output
+    for path, _, value in dut.signature.flatten(dut):
         if isinstance(value, ValueCastable):
             value = value.as_value()
-        ports["_".join(map(str, path))] = (value, d)   # C++ mangles "__"
-    ports["ff_load"] = (dut.ff_load, _ir.PortDirection.Input)
-    ports["ff_value"] = (dut.ff_value, _ir.PortDirection.Input)
+        ports["_".join(map(str, path))] = (value, None)
+    ports["ff_load"] = (dut.ff_load, None)
+    ports["ff_value"] = (dut.ff_value, None)
     return ports
 
 
