@@ -45,6 +45,7 @@ def variant_stats(v) -> dict:
     drift = v.source.get("output_drift", {}) if isinstance(v.source, dict) else {}
     return {
         "layers": v.n_layers, "samples": v.n_samples,
+        "columns": int(sum(lay.groups * lay.N for lay in v.layers)),
         "w_density": float((np.array([lay.weight_density for lay in v.layers]) * wsize).sum()
                            / wsize.sum()),
         "in_mean": float(d_in.mean(axis=1).mean()), "in_std": float(d_in.mean(axis=1).std()),
@@ -128,7 +129,9 @@ def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
         f"cycle model's at the reference configuration ({REF_LANES} lanes); milliseconds at "
         f"{CLOCK_HZ / 1e6:.0f} MHz."),
         "",
-        ("Columns: *w dens* weight density (non-zero weights / weights, over all layers); "
+        ("Columns: *w dens* weight density (non-zero weights / weights, over all layers, of "
+        "the compacted weight matrices: output columns all zero in every group are dropped, "
+        "see `traces/SOURCES.md`); *cols*: output columns that remain / the dense model's; "
         "*in dens* / *out dens*: density of each layer's sparse operand (im2col rows, fc "
         "inputs, thresholded attention scores) and of its output after the activation, "
         "averaged over layers, mean +- std across samples; *layer std*: std across inputs of a "
@@ -176,15 +179,19 @@ def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
                   (f"{st0['layers']} layers ({', '.join(st0['kinds'])}), {st0['samples']} samples; "
                   f"source: {any_v.source.get('package', '?')} "
                   f"{any_v.source.get('version', '')}."), ""]
-        lines += [("| pattern | w dens | in dens | out dens | layer std | Mcycles | ms "
+        dense_n = (variant_stats(models[m]["dense"])["columns"] if "dense" in models[m]
+                   else None)
+        lines += [("| pattern | w dens | cols | in dens | out dens | layer std | Mcycles | ms "
                   "| speed-up | drift |"),
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for p in pats:
             s = variant_stats(models[m][p])
             sp = f"{dense_c / s['cyc_mean']:.2f}" if dense_c else "-"
             dr = f"{s['drift']:.3f}" if s["drift"] is not None else "-"
+            cols = f"{s['columns'] / dense_n:.2f}" if dense_n else "-"
             lines.append(
-                f"| {p} | {s['w_density']:.3f} | {s['in_mean']:.3f} +- {s['in_std']:.3f} "
+                f"| {p} | {s['w_density']:.3f} | {cols} "
+                f"| {s['in_mean']:.3f} +- {s['in_std']:.3f} "
                 f"| {s['out_mean']:.3f} +- {s['out_std']:.3f} | {s['out_layer_std']:.3f} "
                 f"| {_fmt_cyc(s['cyc_mean'])} +- {_fmt_cyc(s['cyc_std'])} "
                 f"[{_fmt_cyc(s['cyc_min'])}, {_fmt_cyc(s['cyc_max'])}] "

@@ -26,11 +26,13 @@ __all__ = [
     "BLOCK",
     "DATA_ROOT",
     "PATTERNS",
+    "compact_columns",
     "gemm_to_layout",
     "gemm_weight",
     "im2col",
     "im2col_colcount",
     "im2col_mask",
+    "layer_live",
     "layer_record",
     "live_passes",
     "prune",
@@ -320,10 +322,55 @@ def work_from_colcount(colcount: np.ndarray, w_nz: np.ndarray, lanes: int,
     return int((np.asarray(colcount, dtype=np.int64) * live).sum(dtype=np.int64))
 
 
+def compact_columns(w_gemm_nz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(w [groups, K, N'], keep [N] bool)``: the weights the host hands the engine.
+
+    The host drops the output columns that are all zero in every group (pruned output
+    channels are not computed: channel pruning acts through the columns that remain);
+    ``N'`` = surviving columns. Grouped / depthwise layers keep their rectangular shape, so
+    a column survives if any group uses it.
+    """
+    w = np.asarray(w_gemm_nz, dtype=bool)
+    if w.ndim != 3:
+        raise ValueError(f"compact_columns: expected [groups, K, N], got shape {w.shape}")
+    keep = w.any(axis=(0, 1))
+    return (w if keep.all() else np.ascontiguousarray(w[:, :, keep])), keep
+
+
+def layer_live(w_gemm_nz: np.ndarray) -> list[np.ndarray]:
+    """:func:`live_passes` of the compacted weights for every ``LANE_OPTIONS``: the
+    per-variant cache :func:`layer_record` accepts as ``live``."""
+    w, _ = compact_columns(w_gemm_nz)
+    return [live_passes(w, lanes) for lanes in LANE_OPTIONS]
+
+
+def _kept_output(name: str, out: np.ndarray, out_axis: int | None, keep: np.ndarray,
+                 groups: int) -> np.ndarray:
+    """The elements of ``out`` in the output channels that are computed."""
+    if keep.all():
+        return out
+    if out_axis is None:
+        raise ValueError(f"layer_record({name}): output columns are pruned away but "
+                         f"out_axis (the output-channel axis of out_act) is not given")
+    o = np.moveaxis(out, out_axis, -1)
+    cols = np.tile(keep, groups)                     # column g*N + n of the layer
+    c = o.shape[-1]
+    if c == 0 or cols.size % c:
+        raise ValueError(f"layer_record({name}): out_act axis {out_axis} has {c} channels, "
+                         f"not a divisor of groups*N = {cols.size}")
+    return o[..., cols.reshape(c, -1).any(axis=1)]  # a channel is computed if any column is
+
+
 def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np.ndarray,
-                 out_act: np.ndarray, *, colcount: tuple[int, np.ndarray] | None = None,
+                 out_act: np.ndarray, *, out_axis: int | None = None,
+                 colcount: tuple[int, np.ndarray] | None = None,
                  live: Sequence[np.ndarray] | None = None) -> dict:
     """One layer's trace record for one sample.
+
+    The weights are first compacted (:func:`compact_columns`): output columns that are all
+    zero in every group are dropped, so ``N`` is the number of surviving columns and the
+    work, cycles, ``macs`` and ``weight_density`` are those of the compacted matrix;
+    ``out_size`` / ``out_nnz`` cover the computed output channels only.
 
     Parameters
     ----------
@@ -336,8 +383,12 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
         Non-zero mask of the weights in the GEMM view (all True for attention's V).
     out_act : array
         The layer's output after its activation function; ``out_nnz`` counts its non-zeros.
+    out_axis : int, optional
+        Output-channel axis of ``out_act`` (-1 for NHWC / fc, 1 for NCHW); channel ``c``
+        holds the ``groups * N / channels`` consecutive columns ``g * N + n``. Required
+        when a column is dropped.
     live : list of arrays, optional
-        :func:`live_passes` of the weights for every ``LANE_OPTIONS`` (a cache).
+        :func:`layer_live` of the weights (a cache).
 
     Returns
     -------
@@ -345,29 +396,30 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
     (non-zeros of the sparse operand as streamed), ``out_nnz``, ``work`` (one count per
     ``LANE_OPTIONS``) and ``cycles`` (at ``REF_LANES``).
     """
-    w_nz = np.asarray(w_gemm_nz, dtype=bool)
-    if w_nz.ndim != 3:
+    w_full = np.asarray(w_gemm_nz, dtype=bool)
+    if w_full.ndim != 3:
         raise ValueError(f"layer_record({name}): weight mask must be [groups, K, N], "
-                         f"got shape {w_nz.shape}")
+                         f"got shape {w_full.shape}")
+    w_nz, keep = compact_columns(w_full)
     groups, k, n = w_nz.shape
     if x_op_nz is not None:
         x = np.asarray(x_op_nz, dtype=bool)
         if x.ndim != 3 or x.shape[0] != groups or x.shape[2] != k:
             raise ValueError(f"layer_record({name}): operand {x.shape} and weights "
-                             f"{w_nz.shape} disagree")
+                             f"{w_full.shape} disagree")
         m, cnt = x.shape[1], x.sum(axis=1, dtype=np.int64)
     elif colcount is not None:
         m, cnt = colcount
         cnt = np.asarray(cnt, dtype=np.int64)
         if cnt.shape != (groups, k):
             raise ValueError(f"layer_record({name}): column counts {cnt.shape} and weights "
-                             f"{w_nz.shape} disagree")
+                             f"{w_full.shape} disagree")
     else:
         raise ValueError(f"layer_record({name}): give x_op_nz or colcount")
     if live is None:
         live = [live_passes(w_nz, lanes) for lanes in LANE_OPTIONS]
     work = [work_from_colcount(cnt, w_nz, lanes, lv) for lanes, lv in zip(LANE_OPTIONS, live)]
-    out = np.asarray(out_act)
+    out = _kept_output(name, np.asarray(out_act), out_axis, keep, groups)
     return {
         "name": name, "kind": kind, "M": int(m), "K": int(k), "N": int(n),
         "groups": int(groups), "macs": int(groups * m * k * n), "out_size": int(out.size),

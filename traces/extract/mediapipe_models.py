@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl.accelerator.cycle_model import LANE_OPTIONS
 from traces.extract import common
 from traces.extract.inputs import image_samples, to_float
 
@@ -196,14 +195,15 @@ def _layer_record(it, lay: TfliteLayer, w_gemm_nz, live) -> dict:
     if kind == "fc":
         k = w_gemm_nz.shape[1]
         return common.layer_record(lay.name, "fc", (x.reshape(1, -1, k) != 0), w_gemm_nz, out,
-                                   live=live)
+                                   out_axis=-1, live=live)
     x_nz = x[0] != 0
     pad = (common.same_padding(x_nz.shape[:2], lay.kernel, lay.stride, lay.dilation)
            if lay.same else (0, 0, 0, 0))
     groups = w_gemm_nz.shape[0]
     cc = common.im2col_colcount(x_nz, *lay.kernel, stride=lay.stride, pad=pad,
                                 dilation=lay.dilation, groups=groups)
-    return common.layer_record(lay.name, "conv", None, w_gemm_nz, out, colcount=cc, live=live)
+    return common.layer_record(lay.name, "conv", None, w_gemm_nz, out, out_axis=-1,  # NHWC
+                               colcount=cc, live=live)
 
 
 def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=common.DATA_ROOT,
@@ -235,7 +235,7 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
                     kind, layout, groups = _gemm_args(lay, x_channels)
                     w_nz.append(common.gemm_weight(it.get_tensor(lay.w), kind, layout,
                                                    groups) != 0)
-                live = [[common.live_passes(wn, lanes) for lanes in LANE_OPTIONS] for wn in w_nz]
+                live = [common.layer_live(wn) for wn in w_nz]
             records[sid] = [_layer_record(it, lay, wn, lv)
                             for lay, wn, lv in zip(layers, w_nz, live)]
             finals.append(np.concatenate([it.get_tensor(i).ravel() for i in outs])

@@ -280,7 +280,7 @@ class OnnxTracer:
                 wg = self.gemm(lay, weights[lay.weight]) != 0
             else:
                 wg = np.ones(shape, dtype=bool)
-            self._cache[key] = (wg, [common.live_passes(wg, n) for n in common.LANE_OPTIONS])
+            self._cache[key] = (wg, common.layer_live(wg))
         return self._cache[key]
 
     def records(self, vals: dict[str, np.ndarray], weights: dict[str, np.ndarray]) -> list:
@@ -296,7 +296,7 @@ class OnnxTracer:
                                             lay.attrs.get("strides", [1, 1]), (t, left, b, r),
                                             lay.attrs.get("dilations", [1, 1]), lay.groups)
                 recs.append(common.layer_record(lay.name, "conv", None, wg, vals[lay.out],
-                                                colcount=cc, live=live))
+                                                out_axis=1, colcount=cc, live=live))  # NCHW
                 continue
             if lay.op == "ConvTranspose":
                 xo = (x[0].reshape(x.shape[1], -1).T != 0)[None]
@@ -310,7 +310,7 @@ class OnnxTracer:
                 wg, live = self._wmask(lay, weights, (xo.shape[0], *kt.shape[-2:]))
                 p = vals[lay.out]
                 recs.append(common.layer_record(lay.name, "fc", xo, wg, p >= ATTN_THRESHOLD,
-                                                live=live))
+                                                out_axis=-1, live=live))
                 continue
             else:                                                   # SV
                 p = x.reshape(-1, *x.shape[-2:])
@@ -318,9 +318,12 @@ class OnnxTracer:
                 v = vals[lay.other].reshape(-1, *vals[lay.other].shape[-2:])
                 wg, live = self._wmask(lay, weights, v.shape)
                 out = np.matmul(np.where(mask, p, 0), v)
-                recs.append(common.layer_record(lay.name, "attention", mask, wg, out, live=live))
+                recs.append(common.layer_record(lay.name, "attention", mask, wg, out, out_axis=-1,
+                                                live=live))
                 continue
+            # ConvTranspose: NCHW, kh*kw consecutive columns per output channel
             recs.append(common.layer_record(lay.name, lay.kind, xo, wg, vals[lay.out],
+                                            out_axis=1 if lay.op == "ConvTranspose" else -1,
                                             live=live))
         return recs
 

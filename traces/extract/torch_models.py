@@ -112,7 +112,7 @@ class _Weights:
     def get(self, key, make):
         if key not in self._c:
             w_nz = make()
-            self._c[key] = (w_nz, [common.live_passes(w_nz, n) for n in common.LANE_OPTIONS])
+            self._c[key] = (w_nz, common.layer_live(w_nz))
         return self._c[key]
 
 
@@ -156,13 +156,14 @@ def _effnet_records(m, x: np.ndarray, cache: _Weights):
         a = inp.numpy()[0]
         if isinstance(mod, torch.nn.Linear):
             xo = (a.reshape(-1, a.shape[-1]) != 0)[None]
-            recs.append(common.layer_record(names[mod], "fc", xo, wg, cur.numpy(), live=live))
+            recs.append(common.layer_record(names[mod], "fc", xo, wg, cur.numpy(), out_axis=-1,
+                                            live=live))
             continue
         _, h, w = a.shape
         cc = common.im2col_colcount(a.transpose(1, 2, 0) != 0, *mod.kernel_size, mod.stride,
                                     _conv_pad(mod, h, w), mod.dilation, mod.groups)
-        recs.append(common.layer_record(names[mod], "conv", None, wg, cur.numpy(), colcount=cc,
-                                        live=live))
+        recs.append(common.layer_record(names[mod], "conv", None, wg, cur.numpy(), out_axis=1,
+                                        colcount=cc, live=live))                  # NCHW
     return recs, y.numpy()[0]
 
 
@@ -204,7 +205,8 @@ def _minilm_records(m, text: str, cache: _Weights):
         xin, y = cap[key]
         wg, live = cache.get(name, lambda: _gemm(mods[name]) != 0)
         recs.append(common.layer_record(name, "fc", (xin != 0)[None], wg,
-                                        y if act is None else cap[act][1], live=live))
+                                        y if act is None else cap[act][1], out_axis=-1,
+                                        live=live))
 
     def split(t):                                       # [S, H*dh] -> [H, S, dh]
         return t.reshape(t.shape[0], heads, -1).transpose(1, 0, 2)
@@ -220,10 +222,11 @@ def _minilm_records(m, text: str, cache: _Weights):
         qk_shape, sv_shape = (heads, q.shape[2], SEQ), v.shape
         ones, live = cache.get("qk", lambda s=qk_shape: np.ones(s, dtype=bool))
         recs.append(common.layer_record(f"{base}.attention.qk", "fc", q != 0, ones, mask,
-                                        live=live))
+                                        out_axis=-1, live=live))
         ones, live = cache.get("sv", lambda s=sv_shape: np.ones(s, dtype=bool))
         recs.append(common.layer_record(f"{base}.attention.sv", "attention", mask, ones,
-                                        np.matmul(np.where(mask, p, 0), v), live=live))
+                                        np.matmul(np.where(mask, p, 0), v), out_axis=-1,
+                                        live=live))
         del k
         fc(f"{base}.attention.output.dense", f"{li}.o")
         fc(f"{base}.intermediate.dense", f"{li}.ffn1", act=f"{li}.gelu")
