@@ -1,34 +1,59 @@
-"""Trace layer tiles on the RTL: output equals the reference and cycles equal the model.
+"""Real layer tiles on the RTL: output equals the reference, cycles equal the cycle model.
 
-Tiles come from ``traces/data`` when it exists, else from the synthetic fixtures; trace
-format v1 stores counts, not tensors, so the masks are drawn at the trace's measured
-density (see :mod:`rtl.accelerator.bench`).
+The tiles (``traces/tiles``, :mod:`traces.extract.tiles`) are crops of real OCR-classifier
+layers on a real input: real int8-quantised operand rows and weights, dense and pruned.
 """
 
 import json
 
-from rtl.accelerator.bench import pick_tiles, run, trace_tile
+import numpy as np
+import pytest
+
+from rtl.accelerator.bench import real_tiles, run
+from rtl.accelerator.cycle_model import layer_cycles, work_count
+from rtl.accelerator.engine import SparseEngine
+from rtl.accelerator.harness import simulate
+from rtl.accelerator.reference import layer_reference
 
 
-def test_trace_tile_density_matches_trace():
-    v, layer = pick_tiles()[0]
-    tile, _, info = trace_tile(v, layer, 0)
-    ly = v.layers[layer]
-    want = v.in_nnz[0, layer] / (ly.M * ly.K * ly.groups)
-    got = (tile.x != 0).mean()
-    assert abs(got - want) < 0.08, (got, want)
-    assert info["trace"] == v.name and info["tile_shape"]["K"] == ly.K
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    rep = run(out)
+    assert json.loads((out / "datapath.json").read_text()) == rep
+    return rep
 
 
-def test_bench_writes_equal_cycles(tmp_path):
-    rep = run(tmp_path)
-    on_disk = json.loads((tmp_path / "datapath.json").read_text())
-    assert on_disk == rep and rep["tiles"]
-    for t in rep["tiles"]:
-        assert t["cycles_rtl"] == t["cycles_model"] > 0
+def test_real_tiles_cycles_equal_model(report):
+    tiles = report["tiles"]
+    assert report["tiles_real"] and len(tiles) >= 6
+    assert {t["weight_family"] for t in tiles} >= {"dense", "block"}
+    for t in tiles:
+        assert t["real"] and t["mask"].startswith("real")
+        assert t["cycles_rtl"] == t["cycles_model"] > 0, t["tile"]
         shp = t["tile_shape"]
+        assert 0 < t["work"] <= shp["groups"] * shp["M"] * shp["K"] * t["passes"]
         assert t["sim_cycles_per_s"] > 0
-        assert t["work"] <= shp["groups"] * shp["M"] * shp["K"] * t["passes"]
-        chk = t["trace_check"]                   # the stored full layer vs. the cycle model
-        if chk["checked"]:
-            assert chk["work_within_bound"] and chk.get("cycles_equal", True)
+        chk = t["trace_check"]                 # the tile's full layer in the committed trace
+        assert chk["checked"] and chk["layer_shape_equal"] and chk["cycles_equal"], t["tile"]
+
+
+def test_pruned_tiles_take_fewer_cycles(report):
+    by = {t["tile"]: t for t in report["tiles"]}
+    pairs = [(k, k.replace("_dense", "_block50")) for k in by if k.endswith("_dense")]
+    assert pairs
+    for d, p in pairs:
+        assert by[p]["work"] < by[d]["work"] and by[p]["cycles_rtl"] < by[d]["cycles_rtl"], d
+
+
+def test_real_tile_at_8_lanes():
+    """A multi-pass tile (N = 48) on an 8-lane engine: six passes, cycles still exact."""
+    layer, kind, _ = next(t for t in real_tiles() if t[2]["tile"].endswith("1x1w_block50"))
+    eng = SparseEngine(lanes=8, max_k=layer.shape["K"], x_rows=32, x_vals=1024, w_words=128,
+                       live_words=8)
+    (r,) = simulate(eng, [layer], kinds=[kind])
+    s = layer.shape
+    assert np.array_equal(r.y, layer_reference(layer))
+    assert r.nnz == np.count_nonzero(r.y)
+    assert r.cycles == layer_cycles(M=s["M"], N=s["N"], groups=s["groups"], lanes=8,
+                                    work=work_count(layer.x != 0, layer.w != 0, 8))
