@@ -31,10 +31,30 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 __all__ = [
-    "QFormat", "TIME_WIDTH", "TIME_MAX", "time_diff", "TAG_WIDTH", "PRIORITY_LEVELS",
-    "NNZ", "REM", "INV_NNZ", "GAMMA", "GAMMA_SUM", "RECIP", "KINV_ISO", "BETA",
-    "SCORE_WIDTH", "DEFAULT_BETA", "DEFAULT_KAPPA_S", "DEFAULT_CLOCK_HZ",
-    "LutLayout", "FixedPointWarning",
+    "BETA",
+    "DEFAULT_BETA",
+    "DEFAULT_CLOCK_HZ",
+    "DEFAULT_KAPPA_S",
+    "GAMMA",
+    "GAMMA_SUM",
+    "INV_NNZ",
+    "KINV_ISO",
+    "LAYER_ENTRY",
+    "NNZ",
+    "PRIORITY_LEVELS",
+    "RECIP",
+    "REM",
+    "SCORE_WIDTH",
+    "TAG_WIDTH",
+    "TIME_MAX",
+    "TIME_WIDTH",
+    "VARIANT_ENTRY",
+    "FixedPointWarning",
+    "LutLayout",
+    "QFormat",
+    "quantize_warn",
+    "recip_table",
+    "time_diff",
 ]
 
 
@@ -75,7 +95,7 @@ class QFormat:
                 raise ValueError(f"{self.name}: value {x!r} is negative or NaN "
                                  "(unsigned format)")
             return self.max_int, True
-        code = int(round(x * (1 << self.frac)))
+        code = round(x * (1 << self.frac))
         if code > self.max_int:
             return self.max_int, True
         return code, False
@@ -184,7 +204,7 @@ class LutLayout:
         return (self.variant_addr(model, pattern) << self.layer_bits) | layer
 
     @classmethod
-    def fitting(cls, n_models: int, n_patterns: int, n_layers: int) -> "LutLayout":
+    def fitting(cls, n_models: int, n_patterns: int, n_layers: int) -> LutLayout:
         """Smallest layout holding the given counts (each at least one bit of room)."""
         def bits(n):
             return max(1, (max(n, 1) - 1).bit_length())

@@ -90,7 +90,7 @@ class LutImages:
         return d
 
     @classmethod
-    def read(cls, directory) -> "LutImages":
+    def read(cls, directory) -> LutImages:
         d = Path(directory)
         m = json.loads((d / "manifest.json").read_text())
         layout = F.LutLayout(**m["layout"])

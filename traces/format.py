@@ -23,8 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TRACE_VERSION", "LAYER_KINDS", "PATTERN_FAMILIES", "TraceError", "Layer",
-           "Variant", "load_variant", "save_variant", "load_set", "TRACE_ROOT"]
+__all__ = [
+    "LAYER_KINDS",
+    "PATTERN_FAMILIES",
+    "TRACE_ROOT",
+    "TRACE_VERSION",
+    "Layer",
+    "TraceError",
+    "Variant",
+    "load_set",
+    "load_variant",
+    "save_variant",
+]
 
 TRACE_VERSION = 1
 TRACE_ROOT = Path(__file__).resolve().parent
