@@ -221,6 +221,12 @@ def write_tables(rows: list[dict], out: Path) -> tuple[Path, Path]:
     return csv_path, md_path
 
 
+def _order(row: dict):
+    names = [c.name for c in SETS["full"]]
+    return (names.index(row["config"]) if row["config"] in names else len(names),
+            row["config"])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rtl.synth", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("out/synth"))
@@ -249,7 +255,7 @@ def main(argv=None) -> int:
         print(f"[{n}/{len(cfgs)}] {cfg.name}", flush=True)
         row = run_config(cfg, args.out, steps=steps, timeout=args.timeout)
         failed += row["status"] != "ok"
-        rows = [r for r in rows if r["config"] != cfg.name] + [row]
+        rows = sorted([r for r in rows if r["config"] != cfg.name] + [row], key=_order)
         write_tables(rows, args.out)   # partial tables survive an interrupted run
     csv_path, md_path = write_tables(rows, args.out)
     print(f"wrote {csv_path} and {md_path} ({len(rows) - failed} ok, {failed} failed)")
