@@ -36,6 +36,7 @@ from amaranth.hdl import Signal
 
 from rtl.scheduler.layouts import SCAN_OVERHEAD, SchedulerConfig
 from rtl.scheduler.top import DystaScheduler
+from sw_scheduler.formats import TIME_WIDTH
 from sw_scheduler.reference.core import Completion
 
 from .driver import hw_requests
@@ -122,7 +123,7 @@ class SystemResult:
     wall_seconds: float = 0.0
     build_seconds: float = 0.0      # compiling the backend (0 when cached / pysim)
     counter_init: int = 0
-    time_mod: int = 1 << 32
+    time_mod: int = 1 << TIME_WIDTH
 
     def finish_cycle(self, cycle: int, finish: int) -> int:
         """Absolute cycle of a completion's ``finish`` counter value (seen in ``cycle``)."""
