@@ -1,7 +1,6 @@
-"""The exported datapath under cocotb (Icarus; ``DATAPATH_VERILATOR=1`` adds Verilator)."""
+"""The exported datapath under cocotb (Icarus, and Verilator for one configuration)."""
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -12,15 +11,11 @@ from launch import run_cocotb
 
 from rtl.export import build, write_verilog
 
-# Verilator is exercised in make test by the scheduler test (its C++ build of the datapath
-# takes ~1 min of CPU); set DATAPATH_VERILATOR=1 to run the datapath under it as well.
-EXTRA = [("verilator", 16, 0.0)] if os.environ.get("DATAPATH_VERILATOR") == "1" else []
-
 
 @pytest.mark.parametrize("sim,lanes,out_pause", [
     ("icarus", 16, 0.0),
     ("icarus", 8, 0.4),
-    *EXTRA,
+    ("verilator", 16, 0.0),
 ])
 def test_datapath(sim, lanes, out_pause, tmp_path):
     comp, name, params = build("datapath", lanes=lanes)
