@@ -26,8 +26,9 @@ __all__ = ["DESC_LATENCY", "DESC_LAYOUT", "DystaTop", "pack_descriptor"]
 
 # A layer descriptor: every engine command field except ``tag`` (the top sets tag = slot).
 DESC_LAYOUT = data.StructLayout({name: fld.shape for name, fld in CMD_LAYOUT if name != "tag"})
-# Cycles the top adds between the scheduler's npu_cmd transfer and the engine's cmd
-# transfer when the engine is idle (descriptor read, then the command register).
+# Cycles from the scheduler's npu_cmd transfer to the engine's cmd transfer when the engine
+# is idle: the descriptor memory's synchronous read. The engine counts its cmd cycle in
+# ``layer_cycles``, so npu_resp comes exactly ``layer_cycles`` after the npu_cmd transfer.
 DESC_LATENCY = 1
 
 
