@@ -26,6 +26,8 @@ VCD      ?=
 # make verilog / synth parameters
 SLOTS    ?= 16
 LANES    ?= 16
+# synthesis configurations: quick | default (slots 16/64/256, lanes 16/32, tops) | full
+SYNTH_SET ?= default
 # pytest extra arguments, e.g. make test ARGS="-k scheduler"
 ARGS     ?=
 JOBS     ?= 2
@@ -36,7 +38,7 @@ JOBS     ?= 2
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter SCHED= RATE= SLO= N= SEED= BACKEND= OUT= VCD=1"
-	@echo "  hw knobs:  SLOTS=16 LANES=16"
+	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,8 +76,8 @@ traces: $(TRACES_STAMP)  ## re-extract the real-model traces into traces/data (o
 verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
 	$(PY) -m rtl.export --slots $(SLOTS) --lanes $(LANES) --out build/verilog
 
-synth: $(SYNTH_STAMP)  ## FPGA synthesis reports (yosys Xilinx 7 / ECP5, nextpnr Fmax) in out/synth/
-	$(PY) -m rtl.synth --out out/synth
+synth: $(SYNTH_STAMP)  ## FPGA synthesis reports (yosys Xilinx 7 / ECP5, nextpnr Fmax) in out/synth/ (SYNTH_SET=)
+	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET)
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check .
