@@ -467,3 +467,31 @@ def write_variant(model: str, pattern: str, family: str, level: float,
                 in_nnz=arr["in_nnz"], out_nnz=arr["out_nnz"], work=work,
                 cycles=arr["cycles"], source=dict(source), notes=notes)
     return save_variant(v, Path(root) / model / f"{pattern}.npz")
+
+
+def extract_patterns(model: str, inputs, *, extract, drift, summarize, source,
+                     notes_prefix: str = "", notes_suffix: str = "", patterns=None,
+                     root: Path | str = DATA_ROOT, log=print) -> dict:
+    """Extract and write every pattern of one model; the loop every extractor's ``run`` shares.
+
+    ``extract(model, pattern, inputs=) -> (records, outputs)``; ``drift(model, y, y0)`` compares
+    one sample's pruned output with the dense one (dense must come first, as in
+    :data:`PATTERNS`); ``summarize(model, drifts)`` and ``source(model, drifts)`` give the
+    summary entry and the ``meta.source``. Returns ``{(model, pattern): drift summary}``.
+    """
+    summary, dense_out = {}, None
+    for pattern in patterns or PATTERNS:
+        recs, outs = extract(model, pattern, inputs=inputs)
+        if pattern == "dense":
+            dense_out = outs
+        notes = (f"{len(inputs)} samples; {notes_prefix}"
+                 + ("original weights" if pattern == "dense"
+                    else "magnitude-pruned weights, no fine-tuning") + notes_suffix)
+        d = None
+        if pattern != "dense" and dense_out is not None:
+            d = [drift(model, outs[s], dense_out[s]) for s in outs]
+            summary[(model, pattern)] = summarize(model, d)
+        p = write_variant(model, pattern, *PATTERNS[pattern], None, recs, source(model, d),
+                          notes, root=root)
+        log(f"{p}: {len(recs)} samples, {len(next(iter(recs.values())))} layers")
+    return summary

@@ -369,22 +369,10 @@ def run(out_root=common.DATA_ROOT, n_samples: int | None = None, models=None,
     """Extract every pattern of both models into ``out_root``; returns drift summary."""
     summary = {}
     for model in models or MODELS:
-        inputs = samples(model, n_samples)
-        dense_out = None
-        for pattern in patterns or common.PATTERNS:
-            recs, outs = extract(model, pattern, inputs=inputs)
-            if pattern == "dense":
-                dense_out = outs
-            notes = f"{len(inputs)} samples; " + ("original weights" if pattern == "dense"
-                                                  else "magnitude-pruned weights, no fine-tuning")
-            if model == "minilm_l6":
-                notes += (f"; sequences padded/truncated to {SEQ} tokens; attention mask "
-                          f"p >= {ATTN_THRESHOLD}")
-            d = None
-            if pattern != "dense" and dense_out is not None:
-                d = [_drift(model, outs[s], dense_out[s]) for s in outs]
-                summary[(model, pattern)] = drift_summary(model, d)
-            p = common.write_variant(model, pattern, *common.PATTERNS[pattern], None, recs,
-                                     source(model, d), notes, root=out_root)
-            log(f"{p}: {len(recs)} samples, {len(next(iter(recs.values())))} layers")
+        suffix = (f"; sequences padded/truncated to {SEQ} tokens; attention mask "
+                  f"p >= {ATTN_THRESHOLD}") if model == "minilm_l6" else ""
+        summary.update(common.extract_patterns(
+            model, samples(model, n_samples), extract=extract, drift=_drift,
+            summarize=drift_summary, source=source, notes_suffix=suffix, patterns=patterns,
+            root=out_root, log=log))
     return summary
