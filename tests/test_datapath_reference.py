@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from rtl.accelerator.cycle_model import layer_cycles, passes, work_count
+from rtl.accelerator.cycle_model import (
+    DRAIN_LATENCY,
+    FLUSH_CYCLES,
+    LAYER_OVERHEAD,
+    ROW_OVERHEAD,
+    layer_cycles,
+    passes,
+    work_count,
+)
 from rtl.accelerator.layouts import Activation
 from rtl.accelerator.reference import (
     LayerData,
@@ -95,7 +103,9 @@ def test_work_count_block_vs_unstructured():
     block[::2, :8] = False                                   # half the k rows of lane group 0
     assert work_count(x, unstructured, 8) == work_count(x, dense, 8) == 2 * int(x.sum())
     assert work_count(x, block, 8) == int(x.sum()) + int(x[:, 1::2].sum())
-    assert layer_cycles(M=6, N=16, groups=1, lanes=8, work=0) == 6 * 16 + 2 * 12 + 4
+    assert (layer_cycles(M=6, N=16, groups=1, lanes=8, work=0)
+            == 6 * 16 + ROW_OVERHEAD * 12 + LAYER_OVERHEAD)
+    assert ROW_OVERHEAD == 2 + FLUSH_CYCLES and LAYER_OVERHEAD == 4 + DRAIN_LATENCY
 
 
 def test_bad_inputs_are_named():

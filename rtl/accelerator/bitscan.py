@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,7 +24,12 @@ def popcount(v, width: int):
 
 
 class BitScan(wiring.Component):
-    """Combinational scan of the lowest set bit of ``pending`` (one entry per cycle).
+    """Pipelined scan of the lowest set bit of ``pending`` (one entry per cycle).
+
+    ``rest`` is combinational (it closes the one-cycle scan loop through the engine's
+    ``pending`` register); ``index`` and ``rank`` of an entry issued in cycle ``t``
+    (``issue`` high) are registered and valid, with ``valid`` high, in cycle
+    ``t + SCAN_LATENCY`` (:mod:`rtl.accelerator.cycle_model`).
 
     Parameters
     ----------
@@ -37,12 +42,16 @@ class BitScan(wiring.Component):
         Effective entries not yet broadcast (row bitmap AND live weight rows).
     row : In(width)
         The row's full non-zero bitmap (its packed values are in ascending ``k``).
+    issue : In(1)
+        Issue the lowest set bit of ``pending`` this cycle (``pending`` must be non-zero).
+    rest : Out(width)
+        ``pending`` with its lowest set bit cleared (combinational).
+    valid : Out(1)
+        ``index``/``rank`` belong to an entry issued ``SCAN_LATENCY`` cycles ago.
     index : Out(range(width + 1))
-        ``k`` of the lowest set bit of ``pending`` (valid when ``pending != 0``).
+        ``k`` of that entry.
     rank : Out(range(width + 1))
         Position of entry ``k`` among the row's packed non-zeros: set bits of ``row`` below ``k``.
-    rest : Out(width)
-        ``pending`` with that bit cleared.
     """
 
     def __init__(self, width: int):
@@ -50,19 +59,22 @@ class BitScan(wiring.Component):
             raise ValueError(f"BitScan: width must be a positive int, got {width!r}")
         self._width = width
         super().__init__({
-            "pending": In(width), "row": In(width),
-            "index": Out(range(width + 1)), "rank": Out(range(width + 1)), "rest": Out(width),
+            "pending": In(width), "row": In(width), "issue": In(1), "rest": Out(width),
+            "valid": Out(1), "index": Out(range(width + 1)), "rank": Out(range(width + 1)),
         })
 
     def elaborate(self, platform):
         m = Module()
         w = self._width
-        # expressions, not signals: each signal level costs the simulator one more pass
-        onehot = self.pending & (~self.pending + 1)[:w]
-        below = (onehot - 1)[:w]
-        m.d.comb += [
-            self.index.eq(popcount(below, w)),
-            self.rank.eq(popcount(self.row & below, w)),
-            self.rest.eq(self.pending & ~onehot),
-        ]
+        dec = (self.pending - 1)[:w]
+        # stage 1 (issue cycle): the bits below the lowest set bit, one carry chain
+        below = Signal(w)
+        row_below = Signal(w)
+        v1 = Signal()
+        m.d.sync += [below.eq(dec & ~self.pending), row_below.eq(self.row & dec & ~self.pending),
+                     v1.eq(self.issue)]
+        # stage 2: the two popcount trees
+        m.d.sync += [self.index.eq(popcount(below, w)), self.rank.eq(popcount(row_below, w)),
+                     self.valid.eq(v1)]
+        m.d.comb += self.rest.eq(self.pending & dec)
         return m

@@ -25,10 +25,15 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "DRAIN_LATENCY",
+    "FLUSH_CYCLES",
     "LANE_OPTIONS",
     "LAYER_OVERHEAD",
+    "MAC_LATENCY",
+    "READ_LATENCY",
     "REF_LANES",
     "ROW_OVERHEAD",
+    "SCAN_LATENCY",
     "layer_cycles",
     "passes",
     "work_count",
@@ -36,8 +41,15 @@ __all__ = [
 
 LANE_OPTIONS = (8, 16, 32, 64)   # lane counts whose work counts every trace stores
 REF_LANES = 16                   # the reference configuration of the committed traces
-ROW_OVERHEAD = 2                 # cycles per (row, pass) besides broadcasts and drain
-LAYER_OVERHEAD = 4               # cycles per layer (command decode, done report)
+# pipeline depths of the RTL (the RTL imports these; the overheads below follow from them)
+SCAN_LATENCY = 2      # BitScan: entry issued in cycle t -> its index/rank drive the reads at t+2
+READ_LATENCY = 1      # XVAL/WEIGHT read: address at cycle a -> data at a+1
+MAC_LATENCY = 3       # LaneArray: operands at cycle d -> the sum shows on drain_acc at d+3
+DRAIN_LATENCY = 3     # drain: column issued at cycle t -> its entry on ``out`` at t+3
+# cycles after a row pass's last broadcast cycle before its first drain issue
+FLUSH_CYCLES = SCAN_LATENCY + READ_LATENCY + MAC_LATENCY - 1
+ROW_OVERHEAD = 2 + FLUSH_CYCLES  # cycles per (row, pass) besides broadcasts and drain (7)
+LAYER_OVERHEAD = 4 + DRAIN_LATENCY  # cycles per layer (command, INIT, drain tail, resp) (7)
 
 
 def passes(n: int, lanes: int) -> int:

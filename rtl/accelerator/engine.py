@@ -26,6 +26,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .bitscan import BitScan
+from .cycle_model import DRAIN_LATENCY, FLUSH_CYCLES
 from .lanes import LaneArray
 from .layouts import (
     ACT,
@@ -146,11 +147,18 @@ class SparseEngine(wiring.Component):
         pass_live = Signal(ADDR_WIDTH)
         nnz = Signal.like(self.resp.p.nnz)
         resp_r = Signal(RESP_LAYOUT)
+        # per row pass, registered in LOAD: keeps compares out of the drain's control path
+        last_pass = Signal()              # this column pass is the row's last
+        last_row = Signal()               # this row is the group's last
+        last_group = Signal()             # this group is the layer's last
+        last_j = Signal(range(P))         # index of the pass's last valid column
+        flush_cnt = Signal(range(FLUSH_CYCLES + 1))
+        tail_cnt = Signal(range(DRAIN_LATENCY + 1))
 
         m.d.comb += [rd[Buffer.XMASK].addr.eq(x_row), rd[Buffer.XPTR].addr.eq(x_row),
                      rd[Buffer.LIVE].addr.eq(pass_live)]
 
-        # ---- broadcast stage ---------------------------------------------------------------
+        # ---- broadcast stage: scan (SCAN_LATENCY) -> reads (READ_LATENCY) -> lanes --------
         bc_mask = Signal(K)               # the row's bitmap
         bc_rem = Signal(K)                # effective entries not yet broadcast
         bc_ptr = Signal(ADDR_WIDTH)
@@ -160,37 +168,45 @@ class SparseEngine(wiring.Component):
             rd[Buffer.XVAL].addr.eq(bc_ptr + scan.rank),
             rd[Buffer.WEIGHT].addr.eq(pass_wbase + scan.index),
         ]
-
-        # ---- MAC stage (the cycle after a broadcast) --------------------------------------
-        mac_valid = Signal()
+        mac_valid = Signal()              # the read data of this cycle is a broadcast
         clear = Signal()
-        m.d.sync += mac_valid.eq(0)
+        m.d.sync += mac_valid.eq(scan.valid)
         m.submodules.lanes = lanes = LaneArray(P)
         m.d.comb += [lanes.mac.eq(mac_valid), lanes.x.eq(rd[Buffer.XVAL].data),
                      lanes.w.eq(rd[Buffer.WEIGHT].data), lanes.clear.eq(clear)]
 
-        # ---- drain stage -------------------------------------------------------------------
-        # mostly expressions: every comb signal level costs the simulator one more pass
+        # ---- drain pipeline: issue (select) -> shift -> saturate/emit (DRAIN_LATENCY) -----
+        # every stage advances together unless the output entry waits for ``out.ready``
         dr_j = Signal(range(P))
-        dr_left = c.N - col_base
-        dr_last_pass = dr_left <= P
-        dr_nvalid = Mux(dr_last_pass, dr_left, P)
-        dr_shifted = lanes.drain_acc >> c.shift
+        dr_issue = Signal()
+        adv = Signal()
+        d0_v, d0_last, d0_index, d0_acc = (Signal(), Signal(), Signal(DIM_WIDTH),
+                                           Signal(lanes.drain_acc.shape()))
+        d1_v, d1_last, d1_index, d1_sh = (Signal(), Signal(), Signal(DIM_WIDTH),
+                                          Signal(lanes.drain_acc.shape()))
+        d2_v = Signal()
         lo, hi = -(1 << (ACT.width - 1)), (1 << (ACT.width - 1)) - 1
-        dr_floor = Mux(c.act == Activation.RELU, 0, lo)   # -128, or 0 with ReLU
-        dr_y = self.out.p.value
-        dr_last_col = dr_j == dr_nvalid - 1
-        dr_row_last = self.out.p.last
-        dr_emit = (dr_y != 0) | dr_row_last
-        dr_advance = Signal()
+        floor = Mux(c.act == Activation.RELU, 0, lo)       # -128, or 0 with ReLU
+        y = Mux(d1_sh > hi, hi, Mux(d1_sh < floor, floor, d1_sh))
+        dr_last_col = dr_j == last_j
         m.d.comb += [
             lanes.drain_sel.eq(dr_j),
-            dr_y.eq(Mux(dr_shifted > hi, hi, Mux(dr_shifted < dr_floor, dr_floor, dr_shifted))),
-            dr_row_last.eq(dr_last_pass & dr_last_col),
-            self.out.p.index.eq(col_base + dr_j),
-            self.out.p.nz.eq(dr_y != 0),
+            adv.eq(~self.out.valid | self.out.ready),
+            self.out.valid.eq(d2_v & (self.out.p.nz | self.out.p.last)),
             self.resp.p.eq(resp_r),
         ]
+        with m.If(adv):
+            m.d.sync += [
+                d0_v.eq(dr_issue), d0_acc.eq(lanes.drain_acc),
+                d0_index.eq(col_base + dr_j), d0_last.eq(last_pass & dr_last_col),
+                d1_v.eq(d0_v), d1_sh.eq(d0_acc >> c.shift), d1_index.eq(d0_index),
+                d1_last.eq(d0_last),
+                d2_v.eq(d1_v), self.out.p.value.eq(y), self.out.p.nz.eq(y != 0),
+                self.out.p.index.eq(d1_index), self.out.p.last.eq(d1_last),
+            ]
+        with m.If(self.out.valid & self.out.ready):
+            m.d.sync += nnz.eq(nnz + self.out.p.nz)
+        drain_empty = ~d0_v & ~d1_v & ~d2_v
 
         with m.FSM():
             with m.State("IDLE"):
@@ -208,60 +224,78 @@ class SparseEngine(wiring.Component):
                     g_live.eq(c.live_base), pass_live.eq(c.live_base),
                 ]
                 with m.If((c.M == 0) | (c.N == 0) | (c.groups == 0)):
-                    m.next = "FINAL"
+                    m.d.sync += tail_cnt.eq(DRAIN_LATENCY)
+                    m.next = "TAIL"
                 with m.Else():
                     m.next = "LOAD"
             with m.State("LOAD"):
-                # read the row bitmap/pointer and the pass's live bitmap; clear the lanes
+                # read the row bitmap/pointer and the pass's live bitmap; clear the lanes;
+                # precompute the row pass's loop flags
                 m.d.comb += [self.busy.eq(1), clear.eq(1)]
+                left = c.N - col_base
+                m.d.sync += [
+                    last_pass.eq(left <= P),
+                    last_j.eq(Mux(left <= P, left - 1, P - 1)),
+                    last_row.eq(m_cnt == c.M - 1),
+                    last_group.eq(g_cnt == c.groups - 1),
+                ]
                 m.next = "SETUP"
             with m.State("SETUP"):
                 # effective entries of this row pass = row bitmap & live weight rows
                 m.d.comb += self.busy.eq(1)
-                eff = rd[Buffer.XMASK].data & rd[Buffer.LIVE].data
-                m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data), bc_rem.eq(eff),
+                m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data),
+                             bc_rem.eq(rd[Buffer.XMASK].data & rd[Buffer.LIVE].data),
                              bc_ptr.eq(rd[Buffer.XPTR].data), dr_j.eq(0)]
-                with m.If(eff == 0):
-                    m.next = "DRAIN"
-                with m.Else():
-                    m.next = "BCAST"
+                m.next = "BCAST"
             with m.State("BCAST"):
-                # broadcast one effective non-zero; its MAC happens next cycle
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += [bc_rem.eq(scan.rest), mac_valid.eq(1)]
+                # issue one effective non-zero per cycle (max(w, 1) cycles; an empty pass
+                # flushes one cycle less, so a row pass always costs w + FLUSH_CYCLES here)
+                m.d.comb += [self.busy.eq(1), scan.issue.eq(bc_rem != 0)]
+                m.d.sync += bc_rem.eq(scan.rest)
                 with m.If(scan.rest == 0):
+                    m.d.sync += flush_cnt.eq(Mux(bc_rem == 0, FLUSH_CYCLES - 2,
+                                                 FLUSH_CYCLES - 1))
+                    m.next = "FLUSH"
+            with m.State("FLUSH"):
+                # wait until the last broadcast's MAC is in the accumulators
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += flush_cnt.eq(flush_cnt - 1)
+                with m.If(flush_cnt == 0):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                # drain one valid column per cycle; stall while an entry is not accepted
-                m.d.comb += [self.busy.eq(1), self.out.valid.eq(dr_emit),
-                             dr_advance.eq(~dr_emit | self.out.ready)]
-                with m.If(dr_advance):
-                    m.d.sync += [nnz.eq(nnz + (dr_y != 0)), dr_j.eq(dr_j + 1)]
-                    with m.If(dr_last_col & ~dr_last_pass):
+                # issue one valid column per cycle into the drain pipeline; hold on a stall
+                m.d.comb += [self.busy.eq(1), dr_issue.eq(1)]
+                with m.If(adv):
+                    m.d.sync += dr_j.eq(dr_j + 1)
+                    with m.If(dr_last_col & ~last_pass):
                         # next column pass of the same row
                         m.d.sync += [col_base.eq(col_base + P), pass_wbase.eq(pass_wbase + c.K),
                                      pass_live.eq(pass_live + 1)]
                         m.next = "LOAD"
-                    with m.Elif(dr_row_last & (m_cnt != c.M - 1)):
+                    with m.Elif(dr_last_col & ~last_row):
                         # next row of the same group
                         m.d.sync += [col_base.eq(0), pass_wbase.eq(g_wbase),
                                      pass_live.eq(g_live), x_row.eq(x_row + 1),
                                      m_cnt.eq(m_cnt + 1)]
                         m.next = "LOAD"
-                    with m.Elif(dr_row_last & (g_cnt != c.groups - 1)):
+                    with m.Elif(dr_last_col & ~last_group):
                         # first row of the next group
                         m.d.sync += [col_base.eq(0), x_row.eq(x_row + 1), m_cnt.eq(0),
                                      g_cnt.eq(g_cnt + 1),
                                      g_wbase.eq(pass_wbase + c.K), pass_wbase.eq(pass_wbase + c.K),
                                      g_live.eq(pass_live + 1), pass_live.eq(pass_live + 1)]
                         m.next = "LOAD"
-                    with m.Elif(dr_row_last):
-                        m.next = "FINAL"
-            with m.State("FINAL"):
-                # latch the response
+                    with m.Elif(dr_last_col):
+                        m.d.sync += tail_cnt.eq(DRAIN_LATENCY)
+                        m.next = "TAIL"
+            with m.State("TAIL"):
+                # let the drain pipeline empty (at least DRAIN_LATENCY cycles), latch the response
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [resp_r.tag.eq(c.tag), resp_r.nnz.eq(nnz)]
-                m.next = "RESP"
+                with m.If(tail_cnt != 0):
+                    m.d.sync += tail_cnt.eq(tail_cnt - 1)
+                with m.Elif(drain_empty):
+                    m.d.sync += [resp_r.tag.eq(c.tag), resp_r.nnz.eq(nnz)]
+                    m.next = "RESP"
             with m.State("RESP"):
                 # offer the response until it is taken
                 m.d.comb += [self.busy.eq(1), self.resp.valid.eq(1)]

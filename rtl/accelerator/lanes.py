@@ -1,8 +1,8 @@
-"""The ``P`` multiply-accumulate lanes, one output column each."""
+"""The ``P`` multiply-accumulate lanes, one output column each (3-stage pipeline)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,6 +14,9 @@ __all__ = ["LaneArray"]
 class LaneArray(wiring.Component):
     """``P`` int32 accumulators fed by one broadcast int8 activation per cycle.
 
+    Pipeline: operands register, product register, accumulator. A ``mac`` in cycle ``d``
+    shows in ``drain_acc`` from cycle ``d + MAC_LATENCY`` (:mod:`rtl.accelerator.cycle_model`).
+
     Parameters
     ----------
     lanes : int
@@ -22,18 +25,17 @@ class LaneArray(wiring.Component):
     Members
     -------
     mac : In(1)
-        This cycle, lane ``j`` adds ``x * w[j]`` (the sum is visible on ``drain_acc``
-        in the same cycle and in the accumulator from the next cycle).
+        This cycle's ``x``/``w`` are a broadcast: lane ``j`` adds ``x * w[j]``.
     x : In(ACT)
         Broadcast activation.
     w : In(ArrayLayout(ACT, lanes))
         Weight word: one int8 per lane.
     clear : In(1)
-        Zero every accumulator at the end of this cycle (``mac`` must be 0).
+        Zero every accumulator at the end of this cycle (no ``mac`` may be in flight).
     drain_sel : In(range(lanes))
-        Lane whose running sum ``drain_acc`` shows.
+        Lane whose accumulator ``drain_acc`` shows.
     drain_acc : Out(ACC)
-        Accumulator ``drain_sel`` including this cycle's ``mac``.
+        Accumulator ``drain_sel`` (registered value).
     """
 
     def __init__(self, lanes: int):
@@ -47,11 +49,17 @@ class LaneArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        acc_next = []
+        x_r = Signal(ACT)
+        w_r = Signal(data.ArrayLayout(ACT, self._lanes))
+        v_op, v_prod = Signal(), Signal()
+        m.d.sync += [x_r.eq(self.x), w_r.eq(self.w), v_op.eq(self.mac), v_prod.eq(v_op)]
+        accs = []
         for j in range(self._lanes):
+            prod = Signal(signed(2 * ACT.width), name=f"prod{j}")   # int8 * int8
             acc = Signal(ACC, name=f"acc{j}")
-            nxt = (acc + Mux(self.mac, self.x * self.w[j], 0))[:ACC.width].as_signed()
+            m.d.sync += prod.eq(x_r * w_r[j])
+            nxt = (acc + Mux(v_prod, prod, 0))[:ACC.width].as_signed()
             m.d.sync += acc.eq(Mux(self.clear, 0, nxt))
-            acc_next.append(nxt)
-        m.d.comb += self.drain_acc.eq(Array(acc_next)[self.drain_sel])
+            accs.append(acc)
+        m.d.comb += self.drain_acc.eq(Array(accs)[self.drain_sel])
         return m
