@@ -11,13 +11,14 @@ Timing contract (see ``docs/scheduler_rtl.md``), with ``n`` active requests:
   accept) in which the scheduler is IDLE (table empty) or RUN (a layer in flight) and the
   table is not full; it is appended at slot ``n`` with ``last_run`` = counter at accept;
 * IDLE + accept at ``a`` -> SCAN starts at ``a + 1``; a SCAN starting at ``c`` scores all
-  ``n`` entries with ``t`` = counter at ``c`` and issues the command at ``c + n + 5``
-  (the NPU is assumed ready: handshake in that cycle);
+  ``n`` entries with ``t`` = counter at ``c`` and issues the command at
+  ``c + n + SCAN_OVERHEAD`` (the NPU is assumed ready: handshake in that cycle);
 * the NPU response is accepted at ``T = cmd + latency`` (latency >= 1); the predictor
-  updates the entry in ``T + 1`` (UPD) and the next SCAN starts at ``T + 2``; if that
-  was the last layer, the completion (finish = counter at ``T``) goes out at ``T + 2``
-  (RET; the host is assumed ready), the last table entry moves into the freed slot and the
-  next SCAN (or IDLE, if empty) starts at ``T + 3``.
+  pipeline updates the entry in ``T + UPD_DELAY`` (UPD) and the next SCAN starts at
+  ``T + UPD_DELAY + 1``; if that was the last layer (no predictor update), the
+  completion (finish = counter at ``T``) goes out at ``T + 2`` (RET; the host is assumed
+  ready), the last table entry moves into the freed slot and the next SCAN (or IDLE, if
+  empty) starts at ``T + 3``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from dataclasses import dataclass, field
 from . import formats as F
 
 __all__ = [
+    "PRED_LATENCY",
     "SCAN_OVERHEAD",
+    "SCORE_LATENCY",
+    "UPD_DELAY",
     "BitExactScheduler",
     "Completion",
     "Decision",
@@ -40,7 +44,11 @@ __all__ = [
     "score",
 ]
 
-SCAN_OVERHEAD = 5   # must equal rtl.scheduler.layouts.SCAN_OVERHEAD (checked by the tests)
+# Pipeline depths of the RTL (rtl.scheduler imports these; the single definition):
+SCORE_LATENCY = 6                  # ScoreUnit stages (input -> score)
+SCAN_OVERHEAD = SCORE_LATENCY + 2  # SCAN cycles besides one per active slot (+ table, LUT read)
+PRED_LATENCY = 3                   # Predictor stages (stable inputs -> updated gamma)
+UPD_DELAY = PRED_LATENCY + 1       # npu_resp handshake T -> UPD cycle (nnz register + predictor)
 _RATIO_SHIFT = F.INV_NNZ.frac - F.GAMMA.frac
 GAMMA_ONE = 1 << F.GAMMA.frac
 
@@ -225,7 +233,7 @@ class BitExactScheduler:
                 if a > T:
                     break
                 accept(a)
-            # UPD at T+1
+            # UPD at T + UPD_DELAY (T + 1 after the last layer)
             m, p, layer = row["model"], row["pattern"], row["layer"]
             inv = img.layer_entry(m, p, layer)["inv_nnz"]
             g, s, cnt = predict(cfg.predictor, row["gamma"], row["gamma_sum"], row["count"],
@@ -233,7 +241,7 @@ class BitExactScheduler:
             nl = layer + 1
             n_layers = img.variant_entry(m, p)["n_layers"]
             if nl >= n_layers or nl >= cfg.lut.max_layers:
-                # RET at T+2: completion, last entry moves into slot w
+                # UPD at T+1, RET at T+2: completion, last entry moves into slot w
                 res.completions.append(Completion(cycle=T + 2, tag=row["tag"],
                                                   finish=self.now(T), finish_cycle=T))
                 last = table.pop()
@@ -243,7 +251,7 @@ class BitExactScheduler:
                 state = "SCAN" if table else "IDLE"
             else:
                 row.update(gamma=g, gamma_sum=s, count=cnt, layer=nl, last_run=self.now(T))
-                k = T + 2
+                k = T + UPD_DELAY + 1
                 state = "SCAN"
         res.end_cycle = k
         return res

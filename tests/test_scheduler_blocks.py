@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from rtl.scheduler.harness import random_images, simulate, until
 from rtl.scheduler.layouts import SchedulerConfig
-from rtl.scheduler.predictor import Predictor
+from rtl.scheduler.predictor import PRED_LATENCY, Predictor
 from rtl.scheduler.score import SCORE_LATENCY, Argmin, ScoreUnit
 from rtl.scheduler.table import TaskTable
 from sw_scheduler import formats as F
@@ -85,10 +85,12 @@ def test_predictor(variant):
             for port, v in ((dut.nnz, nnz), (dut.inv_nnz, inv), (dut.gamma, g),
                             (dut.gamma_sum, s), (dut.count, c), (dut.recip, recip[c + 1])):
                 ctx.set(port, v)
+            for _ in range(PRED_LATENCY):
+                await ctx.tick()
             got = (ctx.get(dut.gamma_o), ctx.get(dut.gamma_sum_o), ctx.get(dut.count_o))
             assert got == predict(variant, g, s, c, nnz, inv, recip), (nnz, inv, g, s, c)
 
-    run_sim(dut, tb, clock=False)
+    run_sim(dut, tb)
 
 
 # ---- score unit ----------------------------------------------------------------------------------

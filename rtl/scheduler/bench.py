@@ -5,7 +5,10 @@ Writes ``OUT/scheduler_rtl.json`` with
 * ``decision_latency_cycles``: for 16/64/256 slots, cycles from the NPU response
   handshake to the next command handshake with ``n`` active requests (Amaranth
   simulation of the RTL, table filled to ``n = slots``; both the update and the retire
-  path), also ``n = slots/2``; plus the model's prediction ``n + 5 + 2`` / ``+ 3``.
+  path), also ``n = slots/2``; plus the model's prediction
+  (:func:`model_latency`: ``n + UPD_DELAY + 1 + SCAN_OVERHEAD`` after an update,
+  ``n + 3 + SCAN_OVERHEAD`` after a retire) and whether the issue's target
+  ``n + LATENCY_TARGET`` is met.
 * ``agreement``: fixed-point (bit-exact) vs float reference Dysta on a workload
   (real ``arvr`` if present, else the fixture scenario), at every (rate, SLO) point: ``decision_match_fraction``
   (both policies asked at every multi-request decision of the float run, same state),
@@ -25,12 +28,21 @@ from pathlib import Path
 import numpy as np
 
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import BitExactScheduler, DystaBitExactPolicy, Request
+from sw_scheduler.bitexact import (
+    SCAN_OVERHEAD,
+    UPD_DELAY,
+    BitExactScheduler,
+    DystaBitExactPolicy,
+    Request,
+)
 
 from .harness import random_images, simulate
 from .layouts import SchedulerConfig
 
 __all__ = ["agreement", "decision_latency", "main", "run"]
+
+
+LATENCY_TARGET = 8   # the issue's decision-latency target: n_active + 8 cycles
 
 
 def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dict:
@@ -70,7 +82,16 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
         raise RuntimeError(f"decision latency at n={slots} not unique: {sorted(full)}")
     out["full_table"] = next(iter(full))
     out["full_table_minus_n"] = out["full_table"] - slots
+    out["model_minus_n"] = {p: model_latency(0, p) for p in paths}
+    out["meets_target"] = all(max(v) <= int(n) + LATENCY_TARGET
+                              for d in paths.values() for n, v in d.items())
     return out
+
+
+def model_latency(n: int, path: str) -> int:
+    """Response -> command cycles of the bit-exact model with ``n`` active requests."""
+    after = {"update_path": UPD_DELAY + 1, "retire_path": 3}[path]
+    return n + after + SCAN_OVERHEAD
 
 
 def _default_workload() -> str:

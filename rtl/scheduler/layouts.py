@@ -16,14 +16,26 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from sw_scheduler import formats as F
+from sw_scheduler.bitexact import PRED_LATENCY, SCAN_OVERHEAD, SCORE_LATENCY, UPD_DELAY
 
-__all__ = ["LUT_LAYER", "LUT_VARIANT", "PREDICTORS", "PRIORITY_WIDTH", "SchedulerConfig"]
+__all__ = [
+    "LUT_LAYER",
+    "LUT_VARIANT",
+    "PREDICTORS",
+    "PRED_LATENCY",
+    "PRIORITY_WIDTH",
+    "SCAN_OVERHEAD",
+    "SCORE_LATENCY",
+    "UPD_DELAY",
+    "SchedulerConfig",
+]
 
+# PRED_LATENCY, SCAN_OVERHEAD, SCORE_LATENCY, UPD_DELAY: the pipeline depths, defined with
+# the bit-exact model (the timing contract) and re-exported here.
 PREDICTORS = ("mean", "last")   # running mean of the ratios, or the last ratio
 PRIORITY_WIDTH = (len(F.PRIORITY_LEVELS) - 1).bit_length()
 LUT_VARIANT = 0                 # ``lut_w.payload.table`` values
 LUT_LAYER = 1
-SCAN_OVERHEAD = 5               # SCAN cycles besides one per active slot (pipeline depth)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Score unit (3-stage pipeline) and running argmin of the Dysta scheduler."""
+"""Score unit (SCORE_LATENCY-stage pipeline) and running argmin of the Dysta scheduler."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_scheduler import formats as F
+from sw_scheduler.bitexact import SCORE_LATENCY
 
-from .predictor import saturate
+from .predictor import saturate, saturate_shift
 
 __all__ = ["SCORE_LATENCY", "Argmin", "ScoreUnit"]
-
-SCORE_LATENCY = 3   # cycles from ScoreUnit.i to ScoreUnit.o
-
 
 class ScoreUnit(wiring.Component):
     """Dysta score of one entry per cycle (``sw_scheduler.bitexact.score``), fully pipelined.
@@ -54,45 +52,66 @@ class ScoreUnit(wiring.Component):
 
     def elaborate(self, platform):
         tw, sw = self._tw, self._sw
-        tmax, smax = (1 << tw) - 1, (1 << sw) - 1
+        tmax = (1 << tw) - 1
         m = Module()
         i = self.i.payload
+        ps = self._payload_shape
 
-        # stage A: remaining latency, slack, penalty numerator
-        a_valid = Signal()
-        a_payload = Signal(self._payload_shape)
-        a_rem = Signal(F.REM.shape)
-        a_dt = Signal(signed(tw))
-        a_pen = Signal(sw)
+        def stage(name, **fields):
+            """Registers ``valid``, ``payload`` and ``fields`` (name -> (shape, value))."""
+            regs = {"valid": Signal(name=f"{name}_valid"),
+                    "payload": Signal(ps, name=f"{name}_payload")}
+            for k, (shape, _) in fields.items():
+                regs[k] = Signal(shape, name=f"{name}_{k}")
+            return regs, [regs[k].eq(v) for k, (_, v) in fields.items()]
+
+        # A: slack and wait (counter differences); LUT words registered
         dt = Signal(signed(tw))
         wait = Signal(signed(tw))
         m.d.comb += [dt.eq((i.deadline - self.t)[:tw]), wait.eq((self.t - i.last_run)[:tw])]
-        wait_pos = Mux(wait[-1], 0, wait[:tw - 1])
-        m.d.sync += [
-            a_valid.eq(self.i.valid), a_payload.eq(i.payload),
-            a_rem.eq(saturate((i.gamma * i.rem) >> F.GAMMA.frac, F.REM.max_int)),
-            a_dt.eq(dt),
-            a_pen.eq(saturate((wait_pos * i.kinv_iso) >> F.KINV_ISO.frac, smax)),
-        ]
+        a, eqs = stage("a", dt=(signed(tw), dt), wait=(tw - 1, Mux(wait[-1], 0, wait[:tw - 1])),
+                       gamma=(F.GAMMA.shape, i.gamma), rem=(F.REM.shape, i.rem),
+                       kinv=(F.KINV_ISO.shape, i.kinv_iso))
+        m.d.sync += eqs + [a["valid"].eq(self.i.valid), a["payload"].eq(i.payload)]
 
-        # stage B: urgency = clamp(dt - rem), penalty / n_active
-        b_valid = Signal()
-        b_payload = Signal(self._payload_shape)
-        b_rem = Signal(F.REM.shape)
-        b_urg = Signal(tw)
-        b_pen = Signal(sw)
-        slack = a_dt - a_rem
-        m.d.sync += [
-            b_valid.eq(a_valid), b_payload.eq(a_payload), b_rem.eq(a_rem),
-            b_urg.eq(Mux(slack < 0, 0, saturate(slack, tmax))),
-            b_pen.eq(saturate((a_pen * self.recip_n) >> F.RECIP.frac, smax)),
-        ]
+        # B: raw products gamma * rem, wait * kinv_iso
+        rw, kw = F.REM.shape.width, F.KINV_ISO.shape.width
+        b, eqs = stage("b", dt=(signed(tw), a["dt"]),
+                       prem=(F.GAMMA.shape.width + rw, a["gamma"] * a["rem"]),
+                       ppen=(tw - 1 + kw, a["wait"] * a["kinv"]))
+        m.d.sync += eqs + [b["valid"].eq(a["valid"]), b["payload"].eq(a["payload"])]
 
-        # stage C: score = rem + beta * (urgency + penalty)
-        weighted = (self._beta * (b_urg + b_pen)) >> F.BETA.frac
+        # C: rem, urgency = clamp(dt - rem); raw penalty / n_active. The penalty's saturation
+        # selects after the multiply: min(p, smax) * r == (smax * r if p > smax else p * r).
+        rem = saturate_shift(b["prem"], F.GAMMA.frac, rw)
+        slack = b["dt"] - rem
+        pw = sw + F.RECIP.shape.width
+        max_prod = Signal(pw)                     # smax * recip_n (recip_n stable per scan)
+        m.d.sync += max_prod.eq(((1 << sw) - 1) * self.recip_n)
+        pen_over = b["ppen"][F.KINV_ISO.frac + sw:].any()
+        pen_low = b["ppen"][F.KINV_ISO.frac:F.KINV_ISO.frac + sw]
+        c, eqs = stage("c", rem=(F.REM.shape, rem),
+                       urg=(tw, Mux(slack < 0, 0, saturate(slack, tmax))),
+                       ppen=(pw, Mux(pen_over, max_prod, pen_low * self.recip_n)))
+        m.d.sync += eqs + [c["valid"].eq(b["valid"]), c["payload"].eq(b["payload"])]
+
+        # D: urgency + penalty
+        sum_w = max(tw, sw) + 1
+        d, eqs = stage("d", rem=(F.REM.shape, c["rem"]),
+                       sum=(sum_w, c["urg"] + saturate_shift(c["ppen"], F.RECIP.frac, sw)))
+        m.d.sync += eqs + [d["valid"].eq(c["valid"]), d["payload"].eq(c["payload"])]
+
+        # E: beta * (urgency + penalty), raw
+        e, eqs = stage("e", rem=(F.REM.shape, d["rem"]),
+                       w=(sum_w + F.BETA.shape.width, self._beta * d["sum"]))
+        m.d.sync += eqs + [e["valid"].eq(d["valid"]), e["payload"].eq(d["payload"])]
+
+        # F: score = rem + (beta * (urgency + penalty) >> BETA.frac), saturated
+        total = Signal(len(e["w"]) + 1)
+        m.d.comb += total.eq(e["w"] + (e["rem"] << F.BETA.frac))
         m.d.sync += [
-            self.o.valid.eq(b_valid), self.o.payload.payload.eq(b_payload),
-            self.o.payload.score.eq(saturate(b_rem + weighted, smax)),
+            self.o.valid.eq(e["valid"]), self.o.payload.payload.eq(e["payload"]),
+            self.o.payload.score.eq(saturate_shift(total, F.BETA.frac, sw)),
         ]
         return m
 

@@ -9,14 +9,23 @@ from amaranth.lib.wiring import In, Out
 from sw_scheduler import formats as F
 from sw_scheduler.bitexact import recip_table
 
-from .layouts import LUT_LAYER, LUT_VARIANT, SCAN_OVERHEAD, SchedulerConfig
+from .layouts import (
+    LUT_LAYER,
+    LUT_VARIANT,
+    PRED_LATENCY,
+    SCAN_OVERHEAD,
+    SCORE_LATENCY,
+    UPD_DELAY,
+    SchedulerConfig,
+)
 from .predictor import Predictor
-from .score import SCORE_LATENCY, Argmin, ScoreUnit
+from .score import Argmin, ScoreUnit
 from .table import TaskTable
 
 __all__ = ["DystaScheduler"]
 
 assert SCAN_OVERHEAD == SCORE_LATENCY + 2   # table read + LUT read + score + argmin
+assert UPD_DELAY == PRED_LATENCY + 1        # nnz register + predictor pipeline
 
 
 class DystaScheduler(wiring.Component):
@@ -24,11 +33,12 @@ class DystaScheduler(wiring.Component):
 
     Timing contract (absolute cycles; ``n`` = active requests; see docs/scheduler_rtl.md):
     IDLE (empty) accepts a request at ``a`` -> SCAN from ``a+1``. A SCAN starting at ``c``
-    scores every entry with ``t = now(c)`` and presents the command from ``c+n+5`` until
-    ``npu_cmd.ready``. RUN accepts requests and waits for ``npu_resp``; its handshake at
-    ``T`` -> UPD (``T+1``, gamma/layer/last_run update) -> SCAN at ``T+2``; after the last
-    layer, RET at ``T+2`` presents the completion (finish = ``now(T)``) until
-    ``completions.ready``, then SCAN (or IDLE if empty).
+    scores every entry with ``t = now(c)`` and presents the command from
+    ``c+n+SCAN_OVERHEAD`` until ``npu_cmd.ready``. RUN accepts requests and waits for
+    ``npu_resp``; its handshake at ``T`` -> PRED (predictor pipeline) -> UPD at
+    ``T+UPD_DELAY`` (gamma/layer/last_run update) -> SCAN; after the last layer, UPD at
+    ``T+1`` (no predictor) -> RET at ``T+2`` presents the completion (finish = ``now(T)``)
+    until ``completions.ready``, then SCAN (or IDLE if empty).
 
     Parameters
     ----------
@@ -151,22 +161,24 @@ class DystaScheduler(wiring.Component):
             score.i.payload.payload.row.eq(s2_row),
         ]
 
-        # ---- predictor on the running entry ----
+        # ---- predictor on the running entry: inputs stable from T+1 to UPD ----
+        # inv_r: the LAYER LUT word of the running entry (addressed from CMD on), registered
+        nnz_r, inv_r = Signal(F.NNZ.shape), Signal(F.INV_NNZ.shape)
+        m.d.sync += inv_r.eq(l_ent.inv_nnz)
         m.d.comb += [
-            pred.nnz.eq(self.npu_resp.payload.nnz), pred.inv_nnz.eq(l_ent.inv_nnz),
+            pred.nnz.eq(nnz_r), pred.inv_nnz.eq(inv_r),
             pred.gamma.eq(run.gamma), pred.gamma_sum.eq(run.gamma_sum),
             pred.count.eq(run.count), pred.recip.eq(r_pred.data),
             r_pred.addr.eq(run.count + 1),
         ]
-        u_gamma, u_sum = Signal(F.GAMMA.shape), Signal(F.GAMMA_SUM.shape)
-        u_count = Signal(lut.layer_bits + 1)
         u_layer = Signal(lut.layer_bits + 1)
         t_done = Signal(c.time_width)
+        wait_i = Signal(range(PRED_LATENCY + 1))
 
         upd_row = Signal(c.row_layout)
         m.d.comb += [
-            upd_row.eq(run), upd_row.gamma.eq(u_gamma), upd_row.gamma_sum.eq(u_sum),
-            upd_row.count.eq(u_count), upd_row.layer.eq(u_layer[:lut.layer_bits]),
+            upd_row.eq(run), upd_row.gamma.eq(pred.gamma_o),
+            upd_row.gamma_sum.eq(pred.gamma_sum_o), upd_row.count.eq(pred.count_o), upd_row.layer.eq(u_layer[:lut.layer_bits]),
             upd_row.last_run.eq(t_done),
             self.npu_cmd.payload.slot.eq(best.slot),
             self.npu_cmd.payload.model.eq(run.model),
@@ -176,6 +188,8 @@ class DystaScheduler(wiring.Component):
             self.completions.payload.finish.eq(t_done),
         ]
         last_layer = (u_layer >= v_ent.n_layers) | (u_layer == lut.max_layers)
+        next_layer = run.layer + 1
+        final = (next_layer >= v_ent.n_layers) | (next_layer == lut.max_layers)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -209,13 +223,22 @@ class DystaScheduler(wiring.Component):
                 m.d.comb += [table.allow.eq(1), self.npu_resp.ready.eq(1),
                              v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run))]
                 with m.If(self.npu_resp.valid):
-                    m.d.sync += [u_gamma.eq(pred.gamma_o), u_sum.eq(pred.gamma_sum_o),
-                                 u_count.eq(pred.count_o), u_layer.eq(run.layer + 1),
-                                 t_done.eq(self.now)]
+                    m.d.sync += [nnz_r.eq(self.npu_resp.payload.nnz),
+                                 u_layer.eq(next_layer), t_done.eq(self.now),
+                                 wait_i.eq(0)]
+                    with m.If(final):           # retiring: no predictor update needed
+                        m.next = "UPD"
+                    with m.Else():
+                        m.next = "PRED"
+            with m.State("PRED"):
+                # predictor pipeline: T+1 .. T+PRED_LATENCY
+                m.d.comb += [v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run))]
+                m.d.sync += wait_i.eq(wait_i + 1)
+                with m.If(wait_i == PRED_LATENCY - 1):
                     m.next = "UPD"
             with m.State("UPD"):
                 # write back the updated entry, or retire it
-                m.d.comb += [v_rd.addr.eq(var_addr(run)),
+                m.d.comb += [v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run)),
                              table.rd_addr.eq(table.n_active - 1)]
                 with m.If(last_layer):
                     m.next = "RET"
