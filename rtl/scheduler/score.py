@@ -86,13 +86,14 @@ class ScoreUnit(wiring.Component):
         rem = saturate_shift(b["prem"], F.GAMMA.frac, rw)
         slack = b["dt"] - rem
         pw = sw + F.RECIP.shape.width
-        max_prod = Signal(pw)                     # smax * recip_n (recip_n stable per scan)
-        m.d.sync += max_prod.eq(((1 << sw) - 1) * self.recip_n)
+        recip_r = Signal(F.RECIP.shape)           # local copies (recip_n stable per scan)
+        max_prod = Signal(pw)                     # smax * recip_n
+        m.d.sync += [recip_r.eq(self.recip_n), max_prod.eq(((1 << sw) - 1) * self.recip_n)]
         pen_over = b["ppen"][F.KINV_ISO.frac + sw:].any()
         pen_low = b["ppen"][F.KINV_ISO.frac:F.KINV_ISO.frac + sw]
         c, eqs = stage("c", rem=(F.REM.shape, rem),
                        urg=(tw, Mux(slack < 0, 0, saturate(slack, tmax))),
-                       ppen=(pw, Mux(pen_over, max_prod, pen_low * self.recip_n)))
+                       ppen=(pw, Mux(pen_over, max_prod, pen_low * recip_r)))
         m.d.sync += eqs + [c["valid"].eq(b["valid"]), c["payload"].eq(b["payload"])]
 
         # D: urgency + penalty
