@@ -8,6 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["BitScan", "popcount"]
 
+CHUNK = 4   # bits per slice popcount done in the issue cycle (balances the two stages)
+
 
 def popcount(v, width: int):
     """Number of set bits of the ``width``-bit value ``v``: a balanced adder tree expression.
@@ -67,14 +69,28 @@ class BitScan(wiring.Component):
         m = Module()
         w = self._width
         dec = (self.pending - 1)[:w]
-        # stage 1 (issue cycle): the bits below the lowest set bit, one carry chain
-        below = Signal(w)
-        row_below = Signal(w)
+        below = dec & ~self.pending                 # the bits below the lowest set bit
+        row_below = self.row & below
+        # stage 1 (issue cycle): one carry chain, then popcounts of CHUNK-bit slices
+        # (registered); stage 2: the balanced sums of the slice counts
+        cnt_i, cnt_r = [], []
+        for lo in range(0, w, CHUNK):
+            hi = min(lo + CHUNK, w)
+            ci, cr = Signal(range(hi - lo + 1)), Signal(range(hi - lo + 1))
+            m.d.sync += [ci.eq(popcount(below[lo:hi], hi - lo)),
+                         cr.eq(popcount(row_below[lo:hi], hi - lo))]
+            cnt_i.append(ci)
+            cnt_r.append(cr)
         v1 = Signal()
-        m.d.sync += [below.eq(dec & ~self.pending), row_below.eq(self.row & dec & ~self.pending),
-                     v1.eq(self.issue)]
-        # stage 2: the two popcount trees
-        m.d.sync += [self.index.eq(popcount(below, w)), self.rank.eq(popcount(row_below, w)),
+        m.d.sync += [v1.eq(self.issue), self.index.eq(_sum(cnt_i)), self.rank.eq(_sum(cnt_r)),
                      self.valid.eq(v1)]
         m.d.comb += self.rest.eq(self.pending & dec)
         return m
+
+
+def _sum(terms):
+    """Balanced adder tree over ``terms`` (one expression)."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    return _sum(terms[:mid]) + _sum(terms[mid:])

@@ -3,19 +3,22 @@
 One command runs one layer (``groups`` GEMMs of ``M x K x N``) over the on-chip buffers.
 Loop order: group ``g`` -> row ``m`` -> column pass ``p`` (``P`` columns each). A row pass:
 
-``LOAD``   1 cycle   read the row's bitmap/pointer and the pass's live bitmap; clear lanes
-``SETUP``  1 cycle   ``rem = row bitmap & live bitmap``
-``BCAST``  w cycles  one effective non-zero per cycle (lowest set bit of ``rem``): read its
-                     value (``XVAL[ptr + rank]``) and weight word (``WEIGHT[.. + k]``);
-                     the next cycle every lane ``j`` adds ``x * w[j]``
-``DRAIN``  n cycles  one valid column per cycle: requantise, activation, zero test, emit
-                     non-zeros (and the row's end marker) on ``out``, count non-zeros
+``LOAD``   1 cycle    read the row's bitmap/pointer and the pass's live bitmap; clear lanes;
+                      register the pass's loop flags
+``SETUP``  1 cycle    ``rem = row bitmap & live bitmap`` (registered)
+``BCAST``  max(w, 1)  issue one effective non-zero per cycle (lowest set bit of ``rem``) into
+                      the pipeline: scan (``SCAN_LATENCY``), ``XVAL``/``WEIGHT`` read,
+                      lanes (``MAC_LATENCY``)
+``FLUSH``  ``FLUSH_CYCLES`` (one less if w = 0): the last product reaches the accumulators
+``DRAIN``  n cycles   issue one valid column per cycle into the drain pipeline (select,
+                      shift, saturate/activation/zero test: ``DRAIN_LATENCY``), which emits
+                      non-zeros (and the row's end marker) on ``out`` and counts non-zeros
 
-Per layer: the command cycle, ``INIT``, ``FINAL`` (latch the response) and the response
-cycle. Hence, with ``out``/``resp`` always ready, exactly
+Per layer: the command cycle, ``INIT``, ``TAIL`` (the drain pipeline empties, the response
+is latched) and the response cycle. Hence, with ``out``/``resp`` always ready, exactly
 :func:`rtl.accelerator.cycle_model.layer_cycles` cycles from the ``cmd`` transfer cycle to
-the ``resp`` transfer cycle, inclusive. Back-pressure on ``out`` stalls ``DRAIN`` (adds
-cycles, never loses or repeats an entry).
+the ``resp`` transfer cycle, inclusive. Back-pressure on ``out`` stalls the drain pipeline
+and ``DRAIN`` (adds cycles, never loses or repeats an entry).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ from .layouts import (
 )
 
 __all__ = ["SparseEngine"]
+
+if FLUSH_CYCLES < 2:   # BCAST -> FLUSH takes at least one cycle even for an empty pass
+    raise ValueError(f"SparseEngine needs FLUSH_CYCLES >= 2, cycle_model has {FLUSH_CYCLES}")
 
 
 class SparseEngine(wiring.Component):
