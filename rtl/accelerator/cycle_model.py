@@ -48,8 +48,10 @@ MAC_LATENCY = 3       # LaneArray: operands at cycle d -> the sum shows on drain
 DRAIN_LATENCY = 3     # drain: column issued at cycle t -> its entry on ``out`` at t+3
 # cycles after a row pass's last broadcast cycle before its first drain issue
 FLUSH_CYCLES = SCAN_LATENCY + READ_LATENCY + MAC_LATENCY - 1
-ROW_OVERHEAD = 2 + FLUSH_CYCLES  # cycles per (row, pass) besides broadcasts and drain (7)
-LAYER_OVERHEAD = 4 + DRAIN_LATENCY  # cycles per layer (command, INIT, drain tail, resp) (7)
+# the next pass's LOAD and SETUP overlap the flush, so a row pass costs w + FLUSH + n
+ROW_OVERHEAD = FLUSH_CYCLES      # cycles per (row, pass) besides broadcasts and drain (5)
+# command, INIT, first LOAD and SETUP, drain tail (DRAIN_LATENCY + 1), response (9)
+LAYER_OVERHEAD = 6 + DRAIN_LATENCY
 
 
 def passes(n: int, lanes: int) -> int:

@@ -3,22 +3,25 @@
 One command runs one layer (``groups`` GEMMs of ``M x K x N``) over the on-chip buffers.
 Loop order: group ``g`` -> row ``m`` -> column pass ``p`` (``P`` columns each). A row pass:
 
-``LOAD``   1 cycle    read the row's bitmap/pointer and the pass's live bitmap; clear lanes;
-                      register the pass's loop flags
-``SETUP``  1 cycle    ``rem = row bitmap & live bitmap`` (registered)
-``BCAST``  max(w, 1)  issue one effective non-zero per cycle (lowest set bit of ``rem``) into
-                      the pipeline: scan (``SCAN_LATENCY``), ``XVAL``/``WEIGHT`` read,
-                      lanes (``MAC_LATENCY``)
-``FLUSH``  ``FLUSH_CYCLES`` (one less if w = 0): the last product reaches the accumulators
-``DRAIN``  n cycles   issue one valid column per cycle into the drain pipeline (select,
-                      shift, saturate/activation/zero test: ``DRAIN_LATENCY``), which emits
-                      non-zeros (and the row's end marker) on ``out`` and counts non-zeros
+``BCAST``  w + 1 cycles  issue one effective non-zero per cycle (lowest set bit of ``rem``)
+                         into the pipeline: scan (``SCAN_LATENCY``), ``XVAL``/``WEIGHT``
+                         read, lanes (``MAC_LATENCY``); the cycle that finds none left
+                         starts the flush
+``FLUSH``  ``FLUSH_CYCLES - 1``  the last product reaches the accumulators; meanwhile the
+                         loop counters advance and the next pass's ``LOAD`` (read its row
+                         bitmap/pointer and live bitmap, register its loop flags) and
+                         ``SETUP`` (``rem = row bitmap & live bitmap``) run
+``DRAIN``  n cycles      issue one valid column per cycle into the drain pipeline (select,
+                         shift, saturate/activation/zero test: ``DRAIN_LATENCY``), which
+                         emits non-zeros (and the row's end marker) on ``out`` and counts
+                         non-zeros; the last issue clears the lanes
 
-Per layer: the command cycle, ``INIT``, ``TAIL`` (the drain pipeline empties, the response
-is latched) and the response cycle. Hence, with ``out``/``resp`` always ready, exactly
-:func:`rtl.accelerator.cycle_model.layer_cycles` cycles from the ``cmd`` transfer cycle to
-the ``resp`` transfer cycle, inclusive. Back-pressure on ``out`` stalls the drain pipeline
-and ``DRAIN`` (adds cycles, never loses or repeats an entry).
+Per layer: the command cycle, ``INIT``, the first pass's ``LOAD`` and ``SETUP``, ``TAIL``
+(the drain pipeline empties, the response is latched) and the response cycle. Hence, with
+``out``/``resp`` always ready, exactly :func:`rtl.accelerator.cycle_model.layer_cycles`
+cycles from the ``cmd`` transfer cycle to the ``resp`` transfer cycle, inclusive.
+Back-pressure on ``out`` stalls the drain pipeline and ``DRAIN`` (adds cycles, never loses
+or repeats an entry).
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ from .layouts import (
 
 __all__ = ["SparseEngine"]
 
-if FLUSH_CYCLES < 2:   # BCAST -> FLUSH takes at least one cycle even for an empty pass
-    raise ValueError(f"SparseEngine needs FLUSH_CYCLES >= 2, cycle_model has {FLUSH_CYCLES}")
+if FLUSH_CYCLES < 4:   # FLUSH (FLUSH_CYCLES - 1 cycles) holds the loop advance, LOAD and SETUP
+    raise ValueError(f"SparseEngine needs FLUSH_CYCLES >= 4, cycle_model has {FLUSH_CYCLES}")
 
 
 class SparseEngine(wiring.Component):
@@ -158,8 +161,13 @@ class SparseEngine(wiring.Component):
         last_row = Signal()               # this row is the group's last
         last_group = Signal()             # this group is the layer's last
         last_j = Signal(range(P))         # index of the pass's last valid column
+        # the same for the pass being drained (the loop counters run one pass ahead)
+        dr_col_base = Signal(DIM_WIDTH + 1)
+        dr_last_pass = Signal()
+        dr_last_j = Signal(range(P))
+        dr_end = Signal()                 # the layer's last row pass
         flush_cnt = Signal(range(FLUSH_CYCLES + 1))
-        tail_cnt = Signal(range(DRAIN_LATENCY + 1))
+        tail_cnt = Signal(range(DRAIN_LATENCY + 3))
 
         m.d.comb += [rd[Buffer.XMASK].addr.eq(x_row), rd[Buffer.XPTR].addr.eq(x_row),
                      rd[Buffer.LIVE].addr.eq(pass_live)]
@@ -194,7 +202,7 @@ class SparseEngine(wiring.Component):
         lo, hi = -(1 << (ACT.width - 1)), (1 << (ACT.width - 1)) - 1
         floor = Mux(c.act == Activation.RELU, 0, lo)       # -128, or 0 with ReLU
         y = Mux(d1_sh > hi, hi, Mux(d1_sh < floor, floor, d1_sh))
-        dr_last_col = dr_j == last_j
+        dr_last_col = dr_j == dr_last_j
         m.d.comb += [
             lanes.drain_sel.eq(dr_j),
             adv.eq(~self.out.valid | self.out.ready),
@@ -204,7 +212,7 @@ class SparseEngine(wiring.Component):
         with m.If(adv):
             m.d.sync += [
                 d0_v.eq(dr_issue), d0_acc.eq(lanes.drain_acc),
-                d0_index.eq(col_base + dr_j), d0_last.eq(last_pass & dr_last_col),
+                d0_index.eq(dr_col_base + dr_j), d0_last.eq(dr_last_pass & dr_last_col),
                 d1_v.eq(d0_v), d1_sh.eq(d0_acc >> c.shift), d1_index.eq(d0_index),
                 d1_last.eq(d0_last),
                 d2_v.eq(d1_v), self.out.p.value.eq(y), self.out.p.nz.eq(y != 0),
@@ -213,6 +221,23 @@ class SparseEngine(wiring.Component):
         with m.If(self.out.valid & self.out.ready):
             m.d.sync += nnz.eq(nnz + self.out.p.nz)
         drain_empty = ~d0_v & ~d1_v & ~d2_v
+
+        def load_flags():
+            # LOAD work: the row pass's loop flags from the loop counters (its reads are
+            # addressed by ``x_row``/``pass_live``)
+            left = c.N - col_base
+            m.d.sync += [
+                last_pass.eq(left <= P),
+                last_j.eq(Mux(left <= P, left - 1, P - 1)),
+                last_row.eq(m_cnt == c.M - 1),
+                last_group.eq(g_cnt == c.groups - 1),
+            ]
+
+        def setup():
+            # SETUP work: effective entries = row bitmap & live weight rows (registered)
+            m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data),
+                         bc_rem.eq(rd[Buffer.XMASK].data & rd[Buffer.LIVE].data),
+                         bc_ptr.eq(rd[Buffer.XPTR].data), dr_j.eq(0)]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -223,6 +248,7 @@ class SparseEngine(wiring.Component):
                     m.next = "INIT"
             with m.State("INIT"):
                 # reset the loop counters and buffer pointers; empty layers finish at once
+                # (their TAIL also covers the LOAD and SETUP of the first row pass)
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
                     g_cnt.eq(0), m_cnt.eq(0), col_base.eq(0), nnz.eq(0),
@@ -230,70 +256,70 @@ class SparseEngine(wiring.Component):
                     g_live.eq(c.live_base), pass_live.eq(c.live_base),
                 ]
                 with m.If((c.M == 0) | (c.N == 0) | (c.groups == 0)):
-                    m.d.sync += tail_cnt.eq(DRAIN_LATENCY)
+                    m.d.sync += tail_cnt.eq(DRAIN_LATENCY + 2)
                     m.next = "TAIL"
                 with m.Else():
                     m.next = "LOAD"
             with m.State("LOAD"):
-                # read the row bitmap/pointer and the pass's live bitmap; clear the lanes;
-                # precompute the row pass's loop flags
+                # first row pass of the layer: read its row and live bitmaps; clear the lanes
                 m.d.comb += [self.busy.eq(1), clear.eq(1)]
-                left = c.N - col_base
-                m.d.sync += [
-                    last_pass.eq(left <= P),
-                    last_j.eq(Mux(left <= P, left - 1, P - 1)),
-                    last_row.eq(m_cnt == c.M - 1),
-                    last_group.eq(g_cnt == c.groups - 1),
-                ]
+                load_flags()
                 m.next = "SETUP"
             with m.State("SETUP"):
-                # effective entries of this row pass = row bitmap & live weight rows
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data),
-                             bc_rem.eq(rd[Buffer.XMASK].data & rd[Buffer.LIVE].data),
-                             bc_ptr.eq(rd[Buffer.XPTR].data), dr_j.eq(0)]
+                setup()
                 m.next = "BCAST"
             with m.State("BCAST"):
-                # issue one effective non-zero per cycle (max(w, 1) cycles; an empty pass
-                # flushes one cycle less, so a row pass always costs w + FLUSH_CYCLES here)
+                # issue one effective non-zero per cycle; the cycle that finds none left is
+                # the first of the flush (w + 1 cycles; the exit test is a plain zero test)
                 m.d.comb += [self.busy.eq(1), scan.issue.eq(bc_rem != 0)]
                 m.d.sync += bc_rem.eq(scan.rest)
-                with m.If(scan.rest == 0):
-                    m.d.sync += flush_cnt.eq(Mux(bc_rem == 0, FLUSH_CYCLES - 2,
-                                                 FLUSH_CYCLES - 1))
+                with m.If(bc_rem == 0):
+                    m.d.sync += flush_cnt.eq(FLUSH_CYCLES - 2)
                     m.next = "FLUSH"
             with m.State("FLUSH"):
-                # wait until the last broadcast's MAC is in the accumulators
+                # wait until the last broadcast's product is in the accumulators; meanwhile
+                # (its address stage is over) advance the loop to the next row pass and do
+                # that pass's LOAD and SETUP
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += flush_cnt.eq(flush_cnt - 1)
-                with m.If(flush_cnt == 0):
-                    m.next = "DRAIN"
-            with m.State("DRAIN"):
-                # issue one valid column per cycle into the drain pipeline; hold on a stall
-                m.d.comb += [self.busy.eq(1), dr_issue.eq(1)]
-                with m.If(adv):
-                    m.d.sync += dr_j.eq(dr_j + 1)
-                    with m.If(dr_last_col & ~last_pass):
+                with m.If(flush_cnt == 2):
+                    m.d.sync += [dr_col_base.eq(col_base), dr_last_pass.eq(last_pass),
+                                 dr_last_j.eq(last_j),
+                                 dr_end.eq(last_pass & last_row & last_group)]
+                    with m.If(~last_pass):
                         # next column pass of the same row
                         m.d.sync += [col_base.eq(col_base + P), pass_wbase.eq(pass_wbase + c.K),
                                      pass_live.eq(pass_live + 1)]
-                        m.next = "LOAD"
-                    with m.Elif(dr_last_col & ~last_row):
+                    with m.Elif(~last_row):
                         # next row of the same group
                         m.d.sync += [col_base.eq(0), pass_wbase.eq(g_wbase),
                                      pass_live.eq(g_live), x_row.eq(x_row + 1),
                                      m_cnt.eq(m_cnt + 1)]
-                        m.next = "LOAD"
-                    with m.Elif(dr_last_col & ~last_group):
+                    with m.Elif(~last_group):
                         # first row of the next group
                         m.d.sync += [col_base.eq(0), x_row.eq(x_row + 1), m_cnt.eq(0),
                                      g_cnt.eq(g_cnt + 1),
                                      g_wbase.eq(pass_wbase + c.K), pass_wbase.eq(pass_wbase + c.K),
                                      g_live.eq(pass_live + 1), pass_live.eq(pass_live + 1)]
-                        m.next = "LOAD"
-                    with m.Elif(dr_last_col):
-                        m.d.sync += tail_cnt.eq(DRAIN_LATENCY)
-                        m.next = "TAIL"
+                with m.If(flush_cnt == 1):
+                    load_flags()
+                with m.If(flush_cnt == 0):
+                    setup()
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # issue one valid column per cycle into the drain pipeline; hold on a stall;
+                # the last issue clears the lanes for the next row pass
+                m.d.comb += [self.busy.eq(1), dr_issue.eq(1)]
+                with m.If(adv):
+                    m.d.sync += dr_j.eq(dr_j + 1)
+                    with m.If(dr_last_col):
+                        m.d.comb += clear.eq(1)
+                        with m.If(dr_end):
+                            m.d.sync += tail_cnt.eq(DRAIN_LATENCY)
+                            m.next = "TAIL"
+                        with m.Else():
+                            m.next = "BCAST"
             with m.State("TAIL"):
                 # let the drain pipeline empty (at least DRAIN_LATENCY cycles), latch the response
                 m.d.comb += self.busy.eq(1)
