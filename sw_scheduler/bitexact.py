@@ -13,9 +13,9 @@ Timing contract (see ``docs/scheduler_rtl.md``), with ``n`` active requests:
 * IDLE + accept at ``a`` -> SCAN starts at ``a + 1``; a SCAN starting at ``c`` scores all
   ``n`` entries with ``t`` = counter at ``c`` and issues the command at
   ``c + n + SCAN_OVERHEAD`` (the NPU is assumed ready: handshake in that cycle);
-* the NPU response is accepted at ``T = cmd + latency`` (latency >= 1); the predictor
-  pipeline updates the entry in ``T + UPD_DELAY`` (UPD) and the next SCAN starts at
-  ``T + UPD_DELAY + 1``; if that was the last layer (no predictor update), the
+* the NPU response is accepted at ``T = cmd + latency`` (latency >= 1); the next SCAN
+  starts at ``T + RESUME_DELAY`` and scores the entry already updated (the predictor
+  pipeline runs under the SCAN); if that was the last layer (no predictor update), the
   completion (finish = counter at ``T``) goes out at ``T + 2`` (RET; the host is assumed
   ready), the last table entry moves into the freed slot and the next SCAN (or IDLE, if
   empty) starts at ``T + 3``.
@@ -30,9 +30,9 @@ from . import formats as F
 
 __all__ = [
     "PRED_LATENCY",
+    "RESUME_DELAY",
     "SCAN_OVERHEAD",
     "SCORE_LATENCY",
-    "UPD_DELAY",
     "BitExactScheduler",
     "Completion",
     "Decision",
@@ -48,7 +48,7 @@ __all__ = [
 SCORE_LATENCY = 6                  # ScoreUnit stages (input -> score)
 SCAN_OVERHEAD = SCORE_LATENCY + 2  # SCAN cycles besides one per active slot (+ table, LUT read)
 PRED_LATENCY = 3                   # Predictor stages (stable inputs -> updated gamma)
-UPD_DELAY = PRED_LATENCY + 1       # npu_resp handshake T -> UPD cycle (nnz register + predictor)
+RESUME_DELAY = 2                   # npu_resp handshake T -> next SCAN (non-final layer)
 _RATIO_SHIFT = F.INV_NNZ.frac - F.GAMMA.frac
 GAMMA_ONE = 1 << F.GAMMA.frac
 
@@ -233,7 +233,7 @@ class BitExactScheduler:
                 if a > T:
                     break
                 accept(a)
-            # UPD at T + UPD_DELAY (T + 1 after the last layer)
+            # predictor update (applied before the next SCAN scores the entry)
             m, p, layer = row["model"], row["pattern"], row["layer"]
             inv = img.layer_entry(m, p, layer)["inv_nnz"]
             g, s, cnt = predict(cfg.predictor, row["gamma"], row["gamma_sum"], row["count"],
@@ -241,7 +241,7 @@ class BitExactScheduler:
             nl = layer + 1
             n_layers = img.variant_entry(m, p)["n_layers"]
             if nl >= n_layers or nl >= cfg.lut.max_layers:
-                # UPD at T+1, RET at T+2: completion, last entry moves into slot w
+                # MOVE at T+1, RET at T+2: completion, last entry moves into slot w
                 res.completions.append(Completion(cycle=T + 2, tag=row["tag"],
                                                   finish=self.now(T), finish_cycle=T))
                 last = table.pop()
@@ -251,7 +251,7 @@ class BitExactScheduler:
                 state = "SCAN" if table else "IDLE"
             else:
                 row.update(gamma=g, gamma_sum=s, count=cnt, layer=nl, last_run=self.now(T))
-                k = T + UPD_DELAY + 1
+                k = T + RESUME_DELAY
                 state = "SCAN"
         res.end_cycle = k
         return res

@@ -6,7 +6,7 @@ Writes ``OUT/scheduler_rtl.json`` with
   handshake to the next command handshake with ``n`` active requests (Amaranth
   simulation of the RTL, table filled to ``n = slots``; both the update and the retire
   path), also ``n = slots/2``; plus the model's prediction
-  (:func:`model_latency`: ``n + UPD_DELAY + 1 + SCAN_OVERHEAD`` after an update,
+  (:func:`model_latency`: ``n + RESUME_DELAY + SCAN_OVERHEAD`` after an update,
   ``n + 3 + SCAN_OVERHEAD`` after a retire) and whether the issue's target
   ``n + LATENCY_TARGET`` is met.
 * ``agreement``: fixed-point (bit-exact) vs float reference Dysta on a workload
@@ -29,8 +29,8 @@ import numpy as np
 
 from sw_scheduler import formats as F
 from sw_scheduler.bitexact import (
+    RESUME_DELAY,
     SCAN_OVERHEAD,
-    UPD_DELAY,
     BitExactScheduler,
     DystaBitExactPolicy,
     Request,
@@ -90,7 +90,7 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
 
 def model_latency(n: int, path: str) -> int:
     """Response -> command cycles of the bit-exact model with ``n`` active requests."""
-    after = {"update_path": UPD_DELAY + 1, "retire_path": 3}[path]
+    after = {"update_path": RESUME_DELAY, "retire_path": 3}[path]
     return n + after + SCAN_OVERHEAD
 
 

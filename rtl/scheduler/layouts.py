@@ -16,7 +16,7 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import PRED_LATENCY, SCAN_OVERHEAD, SCORE_LATENCY, UPD_DELAY
+from sw_scheduler.bitexact import PRED_LATENCY, RESUME_DELAY, SCAN_OVERHEAD, SCORE_LATENCY
 
 __all__ = [
     "LUT_LAYER",
@@ -24,13 +24,13 @@ __all__ = [
     "PREDICTORS",
     "PRED_LATENCY",
     "PRIORITY_WIDTH",
+    "RESUME_DELAY",
     "SCAN_OVERHEAD",
     "SCORE_LATENCY",
-    "UPD_DELAY",
     "SchedulerConfig",
 ]
 
-# PRED_LATENCY, SCAN_OVERHEAD, SCORE_LATENCY, UPD_DELAY: the pipeline depths, defined with
+# PRED_LATENCY, SCAN_OVERHEAD, SCORE_LATENCY, RESUME_DELAY: the pipeline depths, defined with
 # the bit-exact model (the timing contract) and re-exported here.
 PREDICTORS = ("mean", "last")   # running mean of the ratios, or the last ratio
 PRIORITY_WIDTH = (len(F.PRIORITY_LEVELS) - 1).bit_length()

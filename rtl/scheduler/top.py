@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,9 +13,9 @@ from .layouts import (
     LUT_LAYER,
     LUT_VARIANT,
     PRED_LATENCY,
+    RESUME_DELAY,
     SCAN_OVERHEAD,
     SCORE_LATENCY,
-    UPD_DELAY,
     SchedulerConfig,
 )
 from .predictor import Predictor
@@ -25,7 +25,10 @@ from .table import TaskTable
 __all__ = ["DystaScheduler"]
 
 assert SCAN_OVERHEAD == SCORE_LATENCY + 2   # table read + LUT read + score + argmin
-assert UPD_DELAY == PRED_LATENCY + 1        # nnz register + predictor pipeline
+# the predictor (inputs from T+1) has gamma ready when slot 0 enters the score unit, and
+# the updated row is written back during that SCAN (scan index UPD_WRITE)
+UPD_WRITE = 1 + PRED_LATENCY - RESUME_DELAY
+assert RESUME_DELAY == 2 and 0 <= UPD_WRITE < SCAN_OVERHEAD
 
 
 class DystaScheduler(wiring.Component):
@@ -35,10 +38,11 @@ class DystaScheduler(wiring.Component):
     IDLE (empty) accepts a request at ``a`` -> SCAN from ``a+1``. A SCAN starting at ``c``
     scores every entry with ``t = now(c)`` and presents the command from
     ``c+n+SCAN_OVERHEAD`` until ``npu_cmd.ready``. RUN accepts requests and waits for
-    ``npu_resp``; its handshake at ``T`` -> PRED (predictor pipeline) -> UPD at
-    ``T+UPD_DELAY`` (gamma/layer/last_run update) -> SCAN; after the last layer, UPD at
-    ``T+1`` (no predictor) -> RET at ``T+2`` presents the completion (finish = ``now(T)``)
-    until ``completions.ready``, then SCAN (or IDLE if empty).
+    ``npu_resp``; its handshake at ``T`` -> PRED -> SCAN at ``T+RESUME_DELAY``, which
+    scores the entry with its update (gamma from the predictor pipeline, layer + 1,
+    last_run = ``now(T)``) and writes it back; after the last layer, MOVE at ``T+1`` ->
+    RET at ``T+2`` presents the completion (finish = ``now(T)``) until
+    ``completions.ready``, then SCAN (or IDLE if empty).
 
     Parameters
     ----------
@@ -130,7 +134,7 @@ class DystaScheduler(wiring.Component):
         wiring.connect(m, wiring.flipped(self.requests), table.intake)
         m.d.comb += [table.now.eq(self.now), self.n_active.eq(table.n_active)]
 
-        best = argmin.best_payload          # the decision, kept through RUN/UPD/RET
+        best = argmin.best_payload          # the decision, kept through RUN/MOVE/RET
         run = best.row
 
         def var_addr(row):
@@ -151,34 +155,29 @@ class DystaScheduler(wiring.Component):
         m.d.comb += [
             score.t.eq(t_scan), score.recip_n.eq(r_scan.data),
             r_scan.addr.eq(table.n_active),
-            score.i.valid.eq(s2_valid),
-            score.i.payload.deadline.eq(s2_row.deadline),
-            score.i.payload.last_run.eq(s2_row.last_run),
-            score.i.payload.gamma.eq(s2_row.gamma),
-            score.i.payload.rem.eq(l_ent.rem),
-            score.i.payload.kinv_iso.eq(v_ent.kinv_iso),
-            score.i.payload.payload.slot.eq(s2_slot),
-            score.i.payload.payload.row.eq(s2_row),
         ]
 
-        # ---- predictor on the running entry: inputs stable from T+1 to UPD ----
-        # inv_r: the LAYER LUT word of the running entry (addressed from CMD on), registered
+        # ---- predictor on the running entry, overlapped with the next SCAN ----
+        # At the response T: cur_* <- the running entry, nnz_r <- nnz; inv_r holds its
+        # LAYER word (addressed from CMD on, frozen after RUN). The predictor inputs are
+        # stable from T+2 (recip: address from cur) and gamma is valid from T+1+PRED_LATENCY.
         nnz_r, inv_r = Signal(F.NNZ.shape), Signal(F.INV_NNZ.shape)
-        m.d.sync += inv_r.eq(l_ent.inv_nnz)
+        cur_row, cur_slot = Signal(c.row_layout), Signal(c.slot_bits)
+        pending = Signal()          # the SCAN must see cur_slot's updated row
         m.d.comb += [
             pred.nnz.eq(nnz_r), pred.inv_nnz.eq(inv_r),
-            pred.gamma.eq(run.gamma), pred.gamma_sum.eq(run.gamma_sum),
-            pred.count.eq(run.count), pred.recip.eq(r_pred.data),
-            r_pred.addr.eq(run.count + 1),
+            pred.gamma.eq(cur_row.gamma), pred.gamma_sum.eq(cur_row.gamma_sum),
+            pred.count.eq(cur_row.count), pred.recip.eq(r_pred.data),
+            r_pred.addr.eq(cur_row.count + 1),
         ]
         u_layer = Signal(lut.layer_bits + 1)
         t_done = Signal(c.time_width)
-        wait_i = Signal(range(PRED_LATENCY + 1))
 
         upd_row = Signal(c.row_layout)
         m.d.comb += [
-            upd_row.eq(run), upd_row.gamma.eq(pred.gamma_o),
-            upd_row.gamma_sum.eq(pred.gamma_sum_o), upd_row.count.eq(pred.count_o), upd_row.layer.eq(u_layer[:lut.layer_bits]),
+            upd_row.eq(cur_row), upd_row.gamma.eq(pred.gamma_o),
+            upd_row.gamma_sum.eq(pred.gamma_sum_o), upd_row.count.eq(pred.count_o),
+            upd_row.layer.eq(u_layer[:lut.layer_bits]),
             upd_row.last_run.eq(t_done),
             self.npu_cmd.payload.slot.eq(best.slot),
             self.npu_cmd.payload.model.eq(run.model),
@@ -187,7 +186,24 @@ class DystaScheduler(wiring.Component):
             self.completions.payload.tag.eq(run.tag),
             self.completions.payload.finish.eq(t_done),
         ]
-        last_layer = (u_layer >= v_ent.n_layers) | (u_layer == lut.max_layers)
+        # the scan pipeline sees the updated row of cur_slot (S1: LUT address, S2: row)
+        s1_upd = pending & (s1_slot == cur_slot)
+        s2_upd = Signal()
+        s1_row = Signal(c.row_layout)
+        s2_sel = Signal(c.row_layout)
+        m.d.comb += [s1_row.eq(Mux(s1_upd, upd_row, table.rd_data)),
+                     s2_sel.eq(Mux(s2_upd, upd_row, s2_row))]
+        m.d.sync += s2_upd.eq(s1_upd)
+        m.d.comb += [
+            score.i.valid.eq(s2_valid),
+            score.i.payload.deadline.eq(s2_sel.deadline),
+            score.i.payload.last_run.eq(s2_sel.last_run),
+            score.i.payload.gamma.eq(s2_sel.gamma),
+            score.i.payload.rem.eq(l_ent.rem),
+            score.i.payload.kinv_iso.eq(v_ent.kinv_iso),
+            score.i.payload.payload.slot.eq(s2_slot),
+            score.i.payload.payload.row.eq(s2_sel),
+        ]
         next_layer = run.layer + 1
         final = (next_layer >= v_ent.n_layers) | (next_layer == lut.max_layers)
 
@@ -204,9 +220,13 @@ class DystaScheduler(wiring.Component):
                     issuing.eq(scan_i < table.n_active),
                     table.rd_addr.eq(scan_i[:c.slot_bits]),
                     v_rd.addr.eq(var_addr(table.rd_data)),
-                    l_rd.addr.eq(lay_addr(table.rd_data)),
+                    l_rd.addr.eq(lay_addr(s1_row)),
                     argmin.clear.eq(scan_i == 0),
                 ]
+                with m.If(pending & (scan_i == UPD_WRITE)):
+                    # write back the updated entry (intake is blocked in SCAN)
+                    m.d.comb += [table.wr_en.eq(1), table.wr_addr.eq(cur_slot),
+                                 table.wr_data.eq(upd_row)]
                 m.d.sync += scan_i.eq(scan_i + 1)
                 with m.If(scan_i == 0):
                     m.d.sync += t_scan.eq(self.now)
@@ -222,31 +242,24 @@ class DystaScheduler(wiring.Component):
                 # layer in flight: accept requests, wait for the NPU response
                 m.d.comb += [table.allow.eq(1), self.npu_resp.ready.eq(1),
                              v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run))]
+                m.d.sync += inv_r.eq(l_ent.inv_nnz)
                 with m.If(self.npu_resp.valid):
                     m.d.sync += [nnz_r.eq(self.npu_resp.payload.nnz),
+                                 cur_row.eq(run), cur_slot.eq(best.slot),
                                  u_layer.eq(next_layer), t_done.eq(self.now),
-                                 wait_i.eq(0)]
+                                 pending.eq(~final)]
                     with m.If(final):           # retiring: no predictor update needed
-                        m.next = "UPD"
+                        m.next = "MOVE"
                     with m.Else():
                         m.next = "PRED"
             with m.State("PRED"):
-                # predictor pipeline: T+1 .. T+PRED_LATENCY
-                m.d.comb += [v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run))]
-                m.d.sync += wait_i.eq(wait_i + 1)
-                with m.If(wait_i == PRED_LATENCY - 1):
-                    m.next = "UPD"
-            with m.State("UPD"):
-                # write back the updated entry, or retire it
-                m.d.comb += [v_rd.addr.eq(var_addr(run)), l_rd.addr.eq(lay_addr(run)),
-                             table.rd_addr.eq(table.n_active - 1)]
-                with m.If(last_layer):
-                    m.next = "RET"
-                with m.Else():
-                    m.d.comb += [table.wr_en.eq(1), table.wr_addr.eq(best.slot),
-                                 table.wr_data.eq(upd_row)]
-                    m.d.sync += scan_i.eq(0)
-                    m.next = "SCAN"
+                # T+1: head start of the predictor pipeline; SCAN from T+RESUME_DELAY
+                m.d.sync += scan_i.eq(0)
+                m.next = "SCAN"
+            with m.State("MOVE"):
+                # retiring: read the last entry (it moves into the freed slot in RET)
+                m.d.comb += table.rd_addr.eq(table.n_active - 1)
+                m.next = "RET"
             with m.State("RET"):
                 # completion out; the last entry moves into the freed slot
                 m.d.comb += [self.completions.valid.eq(1),
