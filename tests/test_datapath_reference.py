@@ -105,7 +105,7 @@ def test_work_count_block_vs_unstructured():
     assert work_count(x, block, 8) == int(x.sum()) + int(x[:, 1::2].sum())
     assert (layer_cycles(M=6, N=16, groups=1, lanes=8, work=0)
             == 6 * 16 + ROW_OVERHEAD * 12 + LAYER_OVERHEAD)
-    assert ROW_OVERHEAD == FLUSH_CYCLES and LAYER_OVERHEAD == 6 + DRAIN_LATENCY
+    assert ROW_OVERHEAD == FLUSH_CYCLES and LAYER_OVERHEAD == 7 + DRAIN_LATENCY
 
 
 def test_bad_inputs_are_named():

@@ -50,8 +50,8 @@ DRAIN_LATENCY = 3     # drain: column issued at cycle t -> its entry on ``out`` 
 FLUSH_CYCLES = SCAN_LATENCY + READ_LATENCY + MAC_LATENCY - 1
 # the next pass's LOAD and SETUP overlap the flush, so a row pass costs w + FLUSH + n
 ROW_OVERHEAD = FLUSH_CYCLES      # cycles per (row, pass) besides broadcasts and drain (5)
-# command, INIT, first LOAD and SETUP, drain tail (DRAIN_LATENCY + 1), response (9)
-LAYER_OVERHEAD = 6 + DRAIN_LATENCY
+# command, INIT, first LOAD, SETUP and PREP, drain tail (DRAIN_LATENCY + 1), response (10)
+LAYER_OVERHEAD = 7 + DRAIN_LATENCY
 
 
 def passes(n: int, lanes: int) -> int:

@@ -10,13 +10,15 @@ Loop order: group ``g`` -> row ``m`` -> column pass ``p`` (``P`` columns each). 
 ``FLUSH``  ``FLUSH_CYCLES - 1``  the last product reaches the accumulators; meanwhile the
                          loop counters advance and the next pass's ``LOAD`` (read its row
                          bitmap/pointer and live bitmap, register its loop flags) and
-                         ``SETUP`` (``rem = row bitmap & live bitmap``) run
+                         ``SETUP`` (register the read data) run
 ``DRAIN``  n cycles      issue one valid column per cycle into the drain pipeline (select,
                          shift, saturate/activation/zero test: ``DRAIN_LATENCY``), which
                          emits non-zeros (and the row's end marker) on ``out`` and counts
-                         non-zeros; the last issue clears the lanes
+                         non-zeros; the last issue clears the lanes; meanwhile
+                         ``rem = row bitmap & live bitmap`` for the next pass
 
-Per layer: the command cycle, ``INIT``, the first pass's ``LOAD`` and ``SETUP``, ``TAIL``
+Per layer: the command cycle, ``INIT``, the first pass's ``LOAD``, ``SETUP`` and ``PREP``
+(``rem = row bitmap & live bitmap``; later passes do it in ``DRAIN``), ``TAIL``
 (the drain pipeline empties, the response is latched) and the response cycle. Hence, with
 ``out``/``resp`` always ready, exactly :func:`rtl.accelerator.cycle_model.layer_cycles`
 cycles from the ``cmd`` transfer cycle to the ``resp`` transfer cycle, inclusive.
@@ -167,7 +169,7 @@ class SparseEngine(wiring.Component):
         dr_last_j = Signal(range(P))
         dr_end = Signal()                 # the layer's last row pass
         flush_cnt = Signal(range(FLUSH_CYCLES + 1))
-        tail_cnt = Signal(range(DRAIN_LATENCY + 3))
+        tail_cnt = Signal(range(DRAIN_LATENCY + 4))
 
         m.d.comb += [rd[Buffer.XMASK].addr.eq(x_row), rd[Buffer.XPTR].addr.eq(x_row),
                      rd[Buffer.LIVE].addr.eq(pass_live)]
@@ -176,6 +178,7 @@ class SparseEngine(wiring.Component):
         bc_mask = Signal(K)               # the row's bitmap
         bc_rem = Signal(K)                # effective entries not yet broadcast
         bc_ptr = Signal(ADDR_WIDTH)
+        bc_live = Signal(K)               # the pass's live bitmap
         m.submodules.scan = scan = BitScan(K)
         m.d.comb += [
             scan.pending.eq(bc_rem), scan.row.eq(bc_mask),
@@ -234,10 +237,13 @@ class SparseEngine(wiring.Component):
             ]
 
         def setup():
-            # SETUP work: effective entries = row bitmap & live weight rows (registered)
-            m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data),
-                         bc_rem.eq(rd[Buffer.XMASK].data & rd[Buffer.LIVE].data),
+            # SETUP work: register the read data (the AND follows in PREP or DRAIN)
+            m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data), bc_live.eq(rd[Buffer.LIVE].data),
                          bc_ptr.eq(rd[Buffer.XPTR].data), dr_j.eq(0)]
+
+        def prep():
+            # effective entries of the next pass = row bitmap & live weight rows
+            m.d.sync += bc_rem.eq(bc_mask & bc_live)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -248,7 +254,7 @@ class SparseEngine(wiring.Component):
                     m.next = "INIT"
             with m.State("INIT"):
                 # reset the loop counters and buffer pointers; empty layers finish at once
-                # (their TAIL also covers the LOAD and SETUP of the first row pass)
+                # (their TAIL also covers the LOAD, SETUP and PREP of the first row pass)
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
                     g_cnt.eq(0), m_cnt.eq(0), col_base.eq(0), nnz.eq(0),
@@ -256,7 +262,7 @@ class SparseEngine(wiring.Component):
                     g_live.eq(c.live_base), pass_live.eq(c.live_base),
                 ]
                 with m.If((c.M == 0) | (c.N == 0) | (c.groups == 0)):
-                    m.d.sync += tail_cnt.eq(DRAIN_LATENCY + 2)
+                    m.d.sync += tail_cnt.eq(DRAIN_LATENCY + 3)
                     m.next = "TAIL"
                 with m.Else():
                     m.next = "LOAD"
@@ -268,6 +274,10 @@ class SparseEngine(wiring.Component):
             with m.State("SETUP"):
                 m.d.comb += self.busy.eq(1)
                 setup()
+                m.next = "PREP"
+            with m.State("PREP"):
+                m.d.comb += self.busy.eq(1)
+                prep()
                 m.next = "BCAST"
             with m.State("BCAST"):
                 # issue one effective non-zero per cycle; the cycle that finds none left is
@@ -311,6 +321,7 @@ class SparseEngine(wiring.Component):
                 # issue one valid column per cycle into the drain pipeline; hold on a stall;
                 # the last issue clears the lanes for the next row pass
                 m.d.comb += [self.busy.eq(1), dr_issue.eq(1)]
+                prep()
                 with m.If(adv):
                     m.d.sync += dr_j.eq(dr_j + 1)
                     with m.If(dr_last_col):
