@@ -69,7 +69,8 @@ class Predictor(wiring.Component):
         gw = F.GAMMA.shape.width
         # stage 1: measured / mean non-zeros, raw product
         prod = Signal(F.NNZ.shape.width + F.INV_NNZ.shape.width)
-        m.d.sync += prod.eq(self.nnz * self.inv_nnz)
+        recip_r = Signal(F.RECIP.shape)     # (a ROM output: registered before its multiply)
+        m.d.sync += [prod.eq(self.nnz * self.inv_nnz), recip_r.eq(self.recip)]
         # stage 2: ratio, running sum
         ratio = saturate_shift(prod, F.INV_NNZ.frac - F.GAMMA.frac, gw)
         r_ratio = Signal(F.GAMMA.shape)
@@ -78,7 +79,7 @@ class Predictor(wiring.Component):
                      r_sum.eq(saturate(self.gamma_sum + ratio, F.GAMMA_SUM.max_int))]
         # stage 3: sum / count, raw product
         prod2 = Signal(F.GAMMA_SUM.shape.width + F.RECIP.shape.width)
-        m.d.sync += prod2.eq(r_sum * self.recip)
+        m.d.sync += prod2.eq(r_sum * recip_r)
         skip = self.inv_nnz == 0
         if self._variant == "last":
             m.d.comb += [

@@ -87,8 +87,8 @@ class ScoreUnit(wiring.Component):
         slack = b["dt"] - rem
         pw = sw + F.RECIP.shape.width
         recip_r = Signal(F.RECIP.shape)           # local copies (recip_n stable per scan)
-        max_prod = Signal(pw)                     # smax * recip_n
-        m.d.sync += [recip_r.eq(self.recip_n), max_prod.eq(((1 << sw) - 1) * self.recip_n)]
+        max_prod = Signal(pw)                     # smax * recip_n = (recip_n << sw) - recip_n
+        m.d.sync += [recip_r.eq(self.recip_n), max_prod.eq((recip_r << sw) - recip_r)]
         pen_over = b["ppen"][F.KINV_ISO.frac + sw:].any()
         pen_low = b["ppen"][F.KINV_ISO.frac:F.KINV_ISO.frac + sw]
         c, eqs = stage("c", rem=(F.REM.shape, rem),

@@ -160,7 +160,8 @@ class DystaScheduler(wiring.Component):
         # ---- predictor on the running entry, overlapped with the next SCAN ----
         # At the response T: cur_* <- the running entry, nnz_r <- nnz; inv_r holds its
         # LAYER word (addressed from CMD on, frozen after RUN). The predictor inputs are
-        # stable from T+2 (recip: address from cur) and gamma is valid from T+1+PRED_LATENCY.
+        # stable from T+1 (recip, a ROM read addressed from cur, from T+2: the predictor uses
+        # it from its second register stage on), gamma is valid from T+1+PRED_LATENCY.
         nnz_r, inv_r = Signal(F.NNZ.shape), Signal(F.INV_NNZ.shape)
         cur_row, cur_slot = Signal(c.row_layout), Signal(c.slot_bits)
         pending = Signal()          # the SCAN must see cur_slot's updated row
