@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["BitScan", "popcount"]
 
-CHUNK = 4   # bits per slice popcount done in the issue cycle (balances the two stages)
+CHUNK = 8   # bits per slice popcount done in the issue cycle (balances the two stages)
 
 
 def popcount(v, width: int):
