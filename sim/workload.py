@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sw_scheduler.static import StaticTables
-from traces.format import TRACE_ROOT, TraceError, Variant, load_variant
+from traces.format import TRACE_ROOT, TraceError, Variant, check_fields, load_variant
 
 __all__ = [
     "WORKLOAD_DIRS",
@@ -82,21 +82,6 @@ _TOP = {
 }
 _MODEL = {"name": (str, True), "patterns": (list, True), "weight": ((int, float), True),
           "priorities": (list, True)}
-
-
-def _check(where: str, obj: dict, spec: dict):
-    for k in obj:
-        if k not in spec:
-            raise TraceError(f"{where}: unknown field {k!r}")
-    for k, (typ, req) in spec.items():
-        if k not in obj:
-            if req:
-                raise TraceError(f"{where}: missing field {k!r}")
-            continue
-        v = obj[k]
-        if isinstance(v, bool) or not isinstance(v, typ):
-            tn = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-            raise TraceError(f"{where}: field {k!r} must be {tn}, got {v!r}")
 
 
 def _positive_list(where, name, v, kind):
@@ -212,7 +197,7 @@ def load_workload(name_or_path, trace_root=None) -> Workload:
         raise TraceError(f"{f}: not valid TOML ({e})") from None
     except UnicodeDecodeError as e:
         raise TraceError(f"{f}: not UTF-8 text ({e})") from None
-    _check(f, doc, _TOP)
+    check_fields(f, doc, _TOP, strict=True)
     for k in ("clock_hz", "num_requests"):
         if doc[k] <= 0:
             raise TraceError(f"{f}: field {k!r} must be positive, got {doc[k]!r}")
@@ -232,7 +217,7 @@ def load_workload(name_or_path, trace_root=None) -> Workload:
         where = f"{f}: models[{i}]"
         if not isinstance(m, dict):
             raise TraceError(f"{where}: expected a table, got {m!r}")
-        _check(where, m, _MODEL)
+        check_fields(where, m, _MODEL, strict=True)
         name = m["name"]
         if name in seen:
             raise TraceError(f"{where}: field 'name' = {name!r} is listed twice")

@@ -31,6 +31,7 @@ __all__ = [
     "Layer",
     "TraceError",
     "Variant",
+    "check_fields",
     "load_set",
     "load_variant",
     "save_variant",
@@ -132,27 +133,32 @@ class Variant:
         }
 
 
-def _check_fields(where: str, obj, spec: dict):
+def check_fields(where: str, obj, spec: dict, *, strict: bool = False):
+    """Check ``obj`` against ``{name: (type, required)}``; ``strict`` also refuses unknown names.
+
+    Shared by the trace and workload loaders; raises :class:`TraceError` naming ``where``,
+    the field and the value. A bool never passes for a number.
+    """
     if not isinstance(obj, dict):
         raise TraceError(f"{where}: expected an object, got {type(obj).__name__}")
+    if strict:
+        for name in obj:
+            if name not in spec:
+                raise TraceError(f"{where}: unknown field {name!r}")
     for name, (typ, required) in spec.items():
         if name not in obj:
             if required:
-                raise TraceError(f"{where}: missing field '{name}'")
+                raise TraceError(f"{where}: missing field {name!r}")
             continue
         v = obj[name]
-        if isinstance(v, bool) and typ is not bool:
-            ok = False
-        else:
-            ok = isinstance(v, typ)
-        if not ok:
+        if (isinstance(v, bool) and typ is not bool) or not isinstance(v, typ):
             tn = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-            raise TraceError(f"{where}: field '{name}' must be {tn}, got {v!r}")
+            raise TraceError(f"{where}: field {name!r} must be {tn}, got {v!r}")
 
 
 def _validate(path, meta: dict, arrays: dict) -> Variant:
     f = str(path)
-    _check_fields(f, meta, META_FIELDS)
+    check_fields(f, meta, META_FIELDS)
     if meta["version"] != TRACE_VERSION:
         raise TraceError(f"{f}: field 'version' is {meta['version']!r}, "
                          f"this loader reads version {TRACE_VERSION}")
@@ -172,7 +178,7 @@ def _validate(path, meta: dict, arrays: dict) -> Variant:
     layers = []
     for i, lay in enumerate(meta["layers"]):
         where = f"{f}: layers[{i}]"
-        _check_fields(where, lay, LAYER_FIELDS)
+        check_fields(where, lay, LAYER_FIELDS)
         if lay["kind"] not in LAYER_KINDS:
             raise TraceError(f"{where}: field 'kind' has unknown value {lay['kind']!r} "
                              f"(expected one of {LAYER_KINDS})")
