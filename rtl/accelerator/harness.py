@@ -9,7 +9,6 @@ transfer cycle to the ``resp`` transfer cycle, inclusive.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
+from ..simrun import run_simulation
 from .cycle_model import passes
 from .engine import SparseEngine
 from .layouts import ACT, Buffer, Kind
@@ -137,10 +137,5 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
 
     sim.add_testbench(consumer, background=True)
     sim.add_testbench(host)
-    vcd = vcd or os.environ.get("DATAPATH_VCD")
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
-        sim.run()
+    run_simulation(sim, vcd, env="DATAPATH_VCD")
     return runs

@@ -8,14 +8,13 @@ compared field by field. :func:`random_images` builds LUT images with random cod
 
 from __future__ import annotations
 
-import os
-
 from amaranth.sim import Simulator
 
 from sw_scheduler import formats as F
 from sw_scheduler.bitexact import Completion, Decision, Result
 from sw_scheduler.lut_image import LutImages
 
+from ..simrun import run_simulation
 from .layouts import LUT_LAYER, LUT_VARIANT, SchedulerConfig
 from .top import DystaScheduler
 
@@ -172,10 +171,5 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
     sim.add_testbench(npu, background=n_decisions is None)
     sim.add_testbench(watchdog, background=True)
     sim.add_testbench(host, background=n_decisions is not None)
-    path = vcd or os.environ.get("SCHED_VCD")
-    if path:
-        with sim.write_vcd(path):
-            sim.run()
-    else:
-        sim.run()
+    run_simulation(sim, vcd, env="SCHED_VCD")
     return res

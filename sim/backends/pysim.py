@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from amaranth.sim import Simulator
 
+from rtl.simrun import run_simulation
+
 from ..driver import RequestDriver, pack_request
 
 __all__ = ["run_pysim"]
@@ -105,9 +107,5 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(harness)
-    if vcd:
-        with sim.write_vcd(str(vcd)):
-            sim.run()
-    else:
-        sim.run()
+    run_simulation(sim, vcd)
     return res
