@@ -1,7 +1,8 @@
 """Host request driver: workload requests -> the scheduler's request stream.
 
 :func:`hw_requests` turns :class:`sim.workload.Request` objects into
-:class:`HwRequest` stimulus (ids, wrapped deadline, priority index) for a
+:class:`sw_scheduler.bitexact.Request` stimulus (``cycle`` = arrival, ids, wrapped deadline,
+priority index) for a
 :class:`~rtl.scheduler.layouts.SchedulerConfig`. :class:`RequestDriver` is the driver
 state every backend runs with the same contract:
 
@@ -14,26 +15,13 @@ state every backend runs with the same contract:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sw_scheduler import formats as F
+from sw_scheduler.bitexact import Request
 
-__all__ = ["HwRequest", "RequestDriver", "hw_requests", "pack_request"]
-
-
-@dataclass(frozen=True)
-class HwRequest:
-    """One request as the host presents it (absolute cycles, hardware ids)."""
-
-    arrival: int        # absolute cycle from which it is presented
-    tag: int
-    model: int
-    pattern: int
-    deadline: int       # counter value (mod 2**time_width)
-    priority: int       # index into formats.PRIORITY_LEVELS
+__all__ = ["RequestDriver", "hw_requests", "pack_request"]
 
 
-def hw_requests(requests, config) -> list[HwRequest]:
+def hw_requests(requests, config) -> list[Request]:
     """Stimulus for ``config`` from workload requests (sorted by arrival, then tag).
 
     Raises ValueError naming the request and field that does not fit the hardware.
@@ -52,13 +40,13 @@ def hw_requests(requests, config) -> list[HwRequest]:
                                  f"{bits} bits")
         if r.arrival < 0:
             raise ValueError(f"request {r.tag}: field 'arrival' = {r.arrival!r} is negative")
-        out.append(HwRequest(arrival=int(r.arrival), tag=r.tag, model=r.model_id,
-                             pattern=r.pattern_id, deadline=int(r.deadline) % config.time_mod,
-                             priority=F.PRIORITY_LEVELS.index(r.priority)))
+        out.append(Request(cycle=int(r.arrival), tag=r.tag, model=r.model_id,
+                           pattern=r.pattern_id, deadline=int(r.deadline) % config.time_mod,
+                           priority=F.PRIORITY_LEVELS.index(r.priority)))
     return out
 
 
-def pack_request(config, r: HwRequest) -> int:
+def pack_request(config, r: Request) -> int:
     """``config.request_layout`` payload word of ``r``."""
     return config.pack(config.request_layout, {
         "tag": r.tag, "model": r.model, "pattern": r.pattern, "deadline": r.deadline,
@@ -66,7 +54,7 @@ def pack_request(config, r: HwRequest) -> int:
 
 
 class RequestDriver:
-    """Presents :class:`HwRequest` objects in order (module docstring) and logs acceptance.
+    """Presents :class:`Request` objects in order (module docstring) and logs acceptance.
 
     Attributes
     ----------
@@ -84,20 +72,20 @@ class RequestDriver:
     def done(self) -> bool:
         return self.i >= len(self.requests)
 
-    def offer(self, cycle: int) -> HwRequest | None:
+    def offer(self, cycle: int) -> Request | None:
         """The request presented in ``cycle`` (None: ``valid`` = 0)."""
         if self.done:
             return None
         r = self.requests[self.i]
-        return r if cycle >= max(r.arrival, self.free_from) else None
+        return r if cycle >= max(r.cycle, self.free_from) else None
 
     def next_offer_cycle(self) -> int | None:
         """First cycle the pending request will be presented (None if none is left)."""
         if self.done:
             return None
-        return max(self.requests[self.i].arrival, self.free_from)
+        return max(self.requests[self.i].cycle, self.free_from)
 
-    def accepted(self, cycle: int) -> HwRequest:
+    def accepted(self, cycle: int) -> Request:
         """The presented request was accepted in ``cycle``."""
         r = self.requests[self.i]
         self.accepts.append((r.tag, cycle))
@@ -107,5 +95,5 @@ class RequestDriver:
 
     def waits(self) -> dict:
         """``tag -> acceptance - arrival`` (back-pressure wait in cycles)."""
-        arr = {r.tag: r.arrival for r in self.requests}
+        arr = {r.tag: r.cycle for r in self.requests}
         return {t: c - arr[t] for t, c in self.accepts}

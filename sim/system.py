@@ -226,14 +226,11 @@ def bitexact_agreement(res: SystemResult, requests, images, npu, *, num_slots: i
     Returns counts of matching decisions ``(cycle, slot, tag, layer)`` (in order),
     accepts and completions, and the index of the first differing decision (or None).
     """
-    from sw_scheduler.bitexact import BitExactScheduler, Request
+    from sw_scheduler.bitexact import BitExactScheduler
 
     cfg = SchedulerConfig.for_images(images, num_slots=num_slots, predictor=predictor)
-    hw = hw_requests(requests, cfg)
-    bx = BitExactScheduler(cfg, images).run(
-        [Request(cycle=r.arrival, tag=r.tag, model=r.model, pattern=r.pattern,
-                 deadline=r.deadline, priority=r.priority) for r in hw],
-        lambda k, d: npu(d.tag, d.layer))
+    bx = BitExactScheduler(cfg, images).run(hw_requests(requests, cfg),
+                                            lambda k, d: npu(d.tag, d.layer))
     mine = [d[:4] for d in res.decisions]
     theirs = [(d.cycle, d.slot, d.tag, d.layer) for d in bx.decisions]
     first = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), None)

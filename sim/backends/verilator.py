@@ -94,7 +94,7 @@ def _stimulus(cfg, hwreqs, npu, *, fast_forward, max_cycles) -> str:
     lines = [" ".join(map(str, head))]
     for r in hwreqs:
         layers = plan[r.tag]
-        lines.append(f"{r.arrival} {r.tag} {pack_request(cfg, r)} {len(layers)} "
+        lines.append(f"{r.cycle} {r.tag} {pack_request(cfg, r)} {len(layers)} "
                      + " ".join(f"{lat} {nnz}" for lat, nnz in layers))
     return "\n".join(lines) + "\n"
 
