@@ -30,7 +30,8 @@ __all__ = ["EXTRA_BENCHES", "bench_reference", "main"]
 EXTRA_BENCHES = ("rtl.scheduler.bench", "rtl.accelerator.bench", "sim.bench_system")
 
 
-def _default_workload() -> str:
+def default_workload() -> str:
+    """The real ``arvr`` scenario when its traces exist, else the fixture mix."""
     real = TRACE_ROOT / "workloads" / "arvr.toml"
     return "arvr" if real.is_file() and (TRACE_ROOT / "data").is_dir() else "fixture_mix"
 
@@ -44,7 +45,7 @@ def bench_reference(out_dir, *, workload: str | None = None, n: int = 1000, seed
     """
     fallback = None
     try:
-        wl = load_workload(workload or _default_workload())
+        wl = load_workload(workload or default_workload())
     except TraceError as e:        # the real scenario does not load: say so, use the fixture
         if workload is not None:
             raise

@@ -40,7 +40,6 @@ __all__ = [
     "Request",
     "predict",
     "ratio_code",
-    "recip_table",
     "score",
 ]
 
@@ -51,11 +50,6 @@ PRED_LATENCY = 3                   # Predictor stages (stable inputs -> updated 
 RESUME_DELAY = 2                   # npu_resp handshake T -> next SCAN (non-final layer)
 _RATIO_SHIFT = F.INV_NNZ.frac - F.GAMMA.frac
 GAMMA_ONE = 1 << F.GAMMA.frac
-
-
-def recip_table(depth: int) -> list[int]:
-    """RECIP ROM contents (entry 0 is 0)."""
-    return F.recip_table(depth)
 
 
 def ratio_code(nnz: int, inv_nnz: int) -> int:
@@ -150,7 +144,7 @@ class BitExactScheduler:
             raise ValueError(f"images layout {images.layout} differs from config {config.lut}")
         self.cfg = config
         self.images = images
-        self.recip = recip_table(config.recip_depth)
+        self.recip = F.recip_table(config.recip_depth)
 
     def now(self, cycle: int) -> int:
         return (self.cfg.counter_init + cycle) % self.cfg.time_mod
@@ -289,7 +283,7 @@ class DystaBitExactPolicy(_policy_base()):
         self.images = images if images is not None else tables.to_lut_images()
         self.time_width, self.score_width = time_width, score_width
         self.beta = self.images.beta
-        self.recip = recip_table(self.images.layout.max_layers + 1)
+        self.recip = F.recip_table(self.images.layout.max_layers + 1)
         self.slots: list[int] = []          # tags in task-table order
         self.state: dict[int, list[int]] = {}   # tag -> [gamma, gamma_sum, count]
 
@@ -322,7 +316,7 @@ class DystaBitExactPolicy(_policy_base()):
         st = self.state[r.tag]
         inv = self.images.layer_entry(mi, pi, layer)["inv_nnz"]
         if st[2] + 1 >= len(self.recip):
-            self.recip = recip_table(st[2] + 2)
+            self.recip = F.recip_table(st[2] + 2)
         self.state[r.tag] = list(predict(self.gamma_mode, *st, min(nnz, F.NNZ.max_int), inv,
                                          self.recip))
         if r.layer >= r.n_layers:

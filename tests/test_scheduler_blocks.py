@@ -17,7 +17,6 @@ from sw_scheduler.bitexact import (
     Request,
     predict,
     ratio_code,
-    recip_table,
     score,
 )
 
@@ -56,7 +55,7 @@ def test_score_by_hand():
 
 
 def test_predict_by_hand():
-    recip = recip_table(9)
+    recip = F.recip_table(9)
     inv = (1 << F.INV_NNZ.frac) // 100           # mean nnz 100
     assert ratio_code(200, inv) == 2 * GAMMA_ONE - 1   # 2.0 minus truncation of 1/100
     g, s, c = predict("mean", GAMMA_ONE, 0, 0, 200, inv, recip)
@@ -72,7 +71,7 @@ def test_predict_by_hand():
 @pytest.mark.parametrize("variant", ["mean", "last"])
 def test_predictor(variant):
     rng = np.random.default_rng(3)
-    recip = recip_table(17)
+    recip = F.recip_table(17)
     cases = [(0, 0, GAMMA_ONE, 0, 0), (F.NNZ.max_int, F.INV_NNZ.max_int, 5, 9, 3),
              (123, 0, 77, 88, 2), (4000, 1 << 20, 1, F.GAMMA_SUM.max_int - 3, 15)]
     cases += [(int(rng.integers(0, 1 << 32)), int(rng.integers(0, 1 << 32)),
@@ -100,7 +99,7 @@ def test_score_unit(tw, beta):
     sw = F.SCORE_WIDTH
     tmod = 1 << tw
     t = tmod - 100                                     # decision time just before the wrap
-    recip_n = recip_table(5)[3]
+    recip_n = F.recip_table(5)[3]
     mx = (tmod - 1, tmod - 1, F.GAMMA.max_int, F.REM.max_int, F.KINV_ISO.max_int)
     entries = [mx, (t, t, 0, 0, 0), ((t + 50) % tmod, (t - 70) % tmod, GAMMA_ONE, 40, 1 << 16),
                ((t - 5) % tmod, (t + 5) % tmod, GAMMA_ONE, 10, 1 << 16)]   # past deadline;

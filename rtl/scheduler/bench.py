@@ -94,14 +94,10 @@ def model_latency(n: int, path: str) -> int:
     return n + after + SCAN_OVERHEAD
 
 
-def _default_workload() -> str:
-    from sim.bench import _default_workload as d
-    return d()
-
-
 def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
               slots: int = 64, rate: float | None = None, slo: float | None = None) -> dict:
     """Bit-exact vs float reference Dysta at one (rate, slo) point (module docstring)."""
+    from sim.bench import default_workload
     from sim.metrics import compute_metrics
     from sim.workload import load_workload
     from sw_scheduler.reference import make_policy
@@ -110,7 +106,7 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
 
     fallback = None
     try:
-        wl = load_workload(workload or _default_workload())
+        wl = load_workload(workload or default_workload())
     except Exception as e:          # e.g. a real scenario whose traces are incomplete
         if workload is not None:
             raise

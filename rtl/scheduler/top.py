@@ -7,7 +7,6 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import recip_table
 
 from .layouts import (
     LUT_LAYER,
@@ -106,7 +105,7 @@ class DystaScheduler(wiring.Component):
             shape=unsigned(F.LAYER_ENTRY.size), depth=lut.layer_depth,
             init=img.layer if img is not None else [])
         m.submodules.recip_rom = rmem = memory.Memory(
-            shape=F.RECIP.shape, depth=c.recip_depth, init=recip_table(c.recip_depth))
+            shape=F.RECIP.shape, depth=c.recip_depth, init=F.recip_table(c.recip_depth))
         v_rd, l_rd = vmem.read_port(), lmem.read_port()
         r_scan, r_pred = rmem.read_port(), rmem.read_port()
         v_wr, l_wr = vmem.write_port(), lmem.write_port()
