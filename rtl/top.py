@@ -13,14 +13,15 @@ at run time through ``desc_w``. The engine's buffers are written through ``load`
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.accelerator.engine import SparseEngine
-from rtl.accelerator.layouts import CMD_LAYOUT, OUT_LAYOUT
-from rtl.scheduler.layouts import SchedulerConfig
-from rtl.scheduler.top import DystaScheduler
+from .accelerator.engine import SparseEngine
+from .accelerator.layouts import CMD_LAYOUT, OUT_LAYOUT
+from .ports import WritePort
+from .scheduler.layouts import SchedulerConfig
+from .scheduler.top import DystaScheduler
 
 __all__ = ["DESC_LATENCY", "DESC_LAYOUT", "DystaTop", "pack_descriptor"]
 
@@ -54,11 +55,11 @@ class DystaTop(wiring.Component):
 
     Members
     -------
-    requests, completions, lut_w, now, n_active
+    requests, completions, lut_w, time_w, now, n_active
         As on :class:`DystaScheduler`.
-    desc_w : In(stream.Signature({addr, data}))
-        Descriptor write (``ready`` always 1), address ``LutLayout.layer_addr``.
-    load : In(stream.Signature(engine.load_layout))
+    desc_w : In(WritePort({addr, data}))
+        Descriptor write, address ``LutLayout.layer_addr``.
+    load : In(WritePort(engine.load_layout))
         Engine buffer writes, as on :class:`SparseEngine`.
     out : Out(stream.Signature(OUT_LAYOUT))
         Output rows of every layer run, as on :class:`SparseEngine`.
@@ -82,10 +83,11 @@ class DystaTop(wiring.Component):
         super().__init__({
             "requests": In(stream.Signature(c.request_layout)),
             "completions": Out(stream.Signature(c.completion_layout)),
-            "lut_w": In(stream.Signature(c.lut_write_layout)),
-            "desc_w": In(stream.Signature(data.StructLayout({
+            "lut_w": In(WritePort(c.lut_write_layout)),
+            "time_w": In(WritePort(unsigned(c.time_width))),
+            "desc_w": In(WritePort(data.StructLayout({
                 "addr": config.lut_addr_width or 1, "data": DESC_LAYOUT.size}))),
-            "load": In(stream.Signature(self._engine.load_layout)),
+            "load": In(WritePort(self._engine.load_layout)),
             "out": Out(stream.Signature(OUT_LAYOUT)),
             "now": Out(config.time_width),
             "n_active": Out(config.count_width),
@@ -107,12 +109,13 @@ class DystaTop(wiring.Component):
         wiring.connect(m, wiring.flipped(self.requests), sched.requests)
         wiring.connect(m, sched.completions, wiring.flipped(self.completions))
         wiring.connect(m, wiring.flipped(self.lut_w), sched.lut_w)
+        wiring.connect(m, wiring.flipped(self.time_w), sched.time_w)
         wiring.connect(m, wiring.flipped(self.load), eng.load)
         wiring.connect(m, eng.out, wiring.flipped(self.out))
         m.d.comb += [self.now.eq(sched.now), self.n_active.eq(sched.n_active)]
 
         wp = desc.write_port()
-        m.d.comb += [self.desc_w.ready.eq(1), wp.addr.eq(self.desc_w.payload.addr),
+        m.d.comb += [wp.addr.eq(self.desc_w.payload.addr),
                      wp.data.eq(self.desc_w.payload.data), wp.en.eq(self.desc_w.valid)]
 
         # Command path: accept npu_cmd when no layer is pending, read its descriptor (the

@@ -2,17 +2,15 @@
 
 Times the reference simulator per scheduler on a fixed seeded workload (the real
 ``arvr`` scenario when ``traces/data`` exists, else the fixture scenario) and writes
-``OUT/reference.json`` (requests simulated per second per scheduler). Then dispatches to
-the other benchmarks if their modules are importable: ``rtl.scheduler.bench.run``,
-``rtl.accelerator.bench.run``, ``sim.bench_system.run`` (each ``run(out_dir)``). A
-benchmark that fails is reported and makes the exit status non-zero.
+``OUT/reference.json`` (requests simulated per second per scheduler). Then runs the
+other benchmarks: :mod:`sim.bench_scheduler`, :mod:`sim.bench_datapath`,
+:mod:`sim.bench_system` (each ``run(out_dir)``). A benchmark that fails is reported and
+makes the exit status non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import platform
 import sys
@@ -21,19 +19,15 @@ import traceback
 from pathlib import Path
 
 from sw_scheduler.reference import make_policy, policy_names, simulate
-from traces.format import TRACE_ROOT, TraceError
+from traces.format import TraceError
 
-from .workload import load_workload
+from . import bench_datapath, bench_scheduler, bench_system
+from .workload import default_workload, load_workload
 
 __all__ = ["EXTRA_BENCHES", "bench_reference", "main"]
 
-EXTRA_BENCHES = ("rtl.scheduler.bench", "rtl.accelerator.bench", "sim.bench_system")
-
-
-def default_workload() -> str:
-    """The real ``arvr`` scenario when its traces exist, else the fixture mix."""
-    real = TRACE_ROOT / "workloads" / "arvr.toml"
-    return "arvr" if real.is_file() and (TRACE_ROOT / "data").is_dir() else "fixture_mix"
+EXTRA_BENCHES = {"sim.bench_scheduler": bench_scheduler, "sim.bench_datapath": bench_datapath,
+                 "sim.bench_system": bench_system}
 
 
 def bench_reference(out_dir, *, workload: str | None = None, n: int = 1000, seed: int = 0,
@@ -96,13 +90,9 @@ def main(argv=None) -> int:
         print(f"  {name:18s} {r['requests_per_second']:12.0f} req/s  ({r['seconds']:.3f} s)")
     print(f"  total {ref['total_seconds']:.3f} s for {len(ref['schedulers'])} schedulers")
     if not a.only_reference:
-        for mod in EXTRA_BENCHES:
-            if importlib.util.find_spec(mod.rsplit(".", 1)[0]) is None or \
-                    importlib.util.find_spec(mod) is None:
-                print(f"{mod}: not present, skipped")
-                continue
+        for mod, bench in EXTRA_BENCHES.items():
             try:
-                importlib.import_module(mod).run(Path(a.out))
+                bench.run(Path(a.out))
                 print(f"{mod}: done")
             except Exception:  # noqa: BLE001 -- report every failure, keep going
                 traceback.print_exc()

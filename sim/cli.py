@@ -9,20 +9,20 @@ and writes ``results.json``, ``results.csv`` and PNG plots:
   holding the first point's ``schedulers``, every point under ``points`` and the sweep
   plots (violation vs rate / vs SLO).
 
-The static LUT images of the workload are written to ``OUT/<workload>/luts/``.
+The static LUT images of the workload are written (quantised once per run) to
+``OUT/<workload>/luts/``. ``--slots``/``--lanes`` choose the hardware configuration: the
+workload's cycles come from the datapath cycle model at ``lanes``, the scheduler RTL is
+built with ``slots`` table entries; both are recorded in ``results.json`` and ``hw.json``.
 
-Extension: other simulation backends (e.g. the cycle-accurate RTL co-simulation)
-register with :func:`register_backend`; a module ``sim.backends`` is imported, if it
-exists, so that it can register itself. ``--backend`` and ``--vcd`` are passed through
-to the backend in a :class:`RunContext`.
+Backends: ``reference`` (models only), ``pysim`` and ``verilator`` (the scheduler RTL,
+:mod:`sim.hw_row`, beside the models); more can be registered with
+:func:`register_backend`. The default is ``verilator``, as for ``make sim``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import importlib
-import importlib.util
 import json
 import sys
 import warnings
@@ -31,35 +31,49 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sw_scheduler.formats import FixedPointWarning
+from sw_scheduler.formats import DEFAULT_LANES, DEFAULT_SLOTS, FixedPointWarning
+from sw_scheduler.lut_image import LutImages
+from sw_scheduler.records import check_conservation
 from sw_scheduler.reference import make_policy, policy_names, simulate
+from sw_scheduler.static import StaticTables
 from traces.format import TraceError
 
+from .hw_row import HwMismatch, hw_backend
 from .metrics import METRIC_KEYS, compute_metrics
 from .plots import plot_point, plot_sweep
-from .workload import load_workload
+from .workload import Workload, load_workload
 
 __all__ = ["BACKENDS", "RunContext", "main", "register_backend", "run_point"]
 
 REFERENCE = "reference"
+DEFAULT_BACKEND = "verilator"
 
 
 @dataclass
 class RunContext:
     """What a backend gets for one (rate, SLO) point."""
 
-    workload: object          # sim.workload.Workload
-    tables: object            # sw_scheduler.static.StaticTables
-    requests: list            # sim.workload.Request, sorted by arrival
+    workload: Workload
+    tables: StaticTables
+    images: LutImages         # the tables quantised once per run
+    requests: list            # sw_scheduler.records.Request, sorted by arrival
     rate: float
     slo: float
     seed: int
     out_dir: Path
     vcd: bool
+    slots: int = DEFAULT_SLOTS
+    lanes: int = DEFAULT_LANES
+    predictor: str = "mean"
+
+    @property
+    def label(self) -> str:
+        """Which point this is, for progress and log lines."""
+        return f"[rate {_fmt(self.rate)}/s, SLO x{_fmt(self.slo)}]"
 
 
 # backend name -> callable(RunContext) -> {result name: list of completions}
-BACKENDS: dict = {}
+BACKENDS: dict = {name: hw_backend(name) for name in ("pysim", "verilator")}
 
 
 def register_backend(name: str, fn):
@@ -69,17 +83,12 @@ def register_backend(name: str, fn):
     BACKENDS[name] = fn
 
 
-def _load_backends():
-    if importlib.util.find_spec("sim.backends") is not None:
-        importlib.import_module("sim.backends")
-
-
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def run_point(wl, tables, *, rate, slo, n, seed, scheds, backend=REFERENCE, vcd=False,
-              out_dir: Path, progress=None, lut_saturated=None) -> dict:
+def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFERENCE,
+              vcd=False, out_dir: Path, progress=None, slots: int = DEFAULT_SLOTS) -> dict:
     """Run one (rate, SLO) point; write its files into ``out_dir``; return the results."""
     reqs = wl.requests(rate=rate, slo=slo, n=n, seed=seed, tables=tables)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,21 +100,12 @@ def run_point(wl, tables, *, rate, slo, n, seed, scheds, backend=REFERENCE, vcd=
             progress.update(1)
     backend_status = "ok"
     if backend != REFERENCE:
-        fn = BACKENDS.get(backend)
-        if fn is None:
-            backend_status = "not available"
-            print(f"warning: backend {backend!r} is not available (registered: "
-                  f"{', '.join(BACKENDS) or 'none'}); only reference results written",
-                  file=sys.stderr)
-        else:
-            ctx = RunContext(workload=wl, tables=tables, requests=reqs, rate=rate, slo=slo,
-                             seed=seed, out_dir=out_dir, vcd=vcd)
-            for name, comp in fn(ctx).items():
-                if len(comp) != len(reqs) or {c.tag for c in comp} != {q.tag for q in reqs}:
-                    raise RuntimeError(f"backend {backend!r} result {name!r}: conservation "
-                                       f"violated ({len(comp)} completions for "
-                                       f"{len(reqs)} requests)")
-                sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": backend}
+        ctx = RunContext(workload=wl, tables=tables, images=images, requests=reqs,
+                         rate=rate, slo=slo, seed=seed, out_dir=out_dir, vcd=vcd,
+                         slots=slots, lanes=wl.lanes)
+        for name, comp in BACKENDS[backend](ctx).items():
+            check_conservation(reqs, comp, where=f"backend {backend!r} result {name!r}")
+            sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": backend}
     fixture = any(v.fixture for v in wl.variants.values())
     res = {
         "schedulers": sched_res,
@@ -115,7 +115,8 @@ def run_point(wl, tables, *, rate, slo, n, seed, scheds, backend=REFERENCE, vcd=
             "clock_hz": wl.clock_hz, "profile_fraction": wl.profile_fraction,
             "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
-            "schedulers": list(scheds), "lut_saturated": lut_saturated or {},
+            "slots": slots, "lanes": wl.lanes,
+            "schedulers": list(scheds), "lut_saturated": images.saturated,
         },
     }
     (out_dir / "results.json").write_text(json.dumps(res, indent=2))
@@ -175,15 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SLO multiplier(s) (default: the scenario's first)")
     r.add_argument("--n", type=int, default=None, help="number of requests")
     r.add_argument("--seed", type=int, default=None, help="request-stream seed")
-    r.add_argument("--backend", default=REFERENCE,
-                   help="extra simulation backend to run besides the reference models")
+    r.add_argument("--backend", default=DEFAULT_BACKEND,
+                   help="scheduler RTL backend beside the reference models: verilator "
+                        "(default), pysim, or reference (models only)")
+    r.add_argument("--slots", type=int, default=DEFAULT_SLOTS,
+                   help=f"scheduler task-table slots (default {DEFAULT_SLOTS})")
+    r.add_argument("--lanes", type=int, default=DEFAULT_LANES,
+                   help=f"datapath lanes: cycles from the cycle model (default {DEFAULT_LANES})")
     r.add_argument("--vcd", action="store_true", help="ask the backend for VCD traces")
     return ap
 
 
 def cmd_run(a) -> int:
-    _load_backends()
-    wl = load_workload(a.workload)
+    if a.backend != REFERENCE and a.backend not in BACKENDS:
+        print(f"error: --backend: unknown backend {a.backend!r} (known: {REFERENCE}, "
+              f"{', '.join(BACKENDS)})", file=sys.stderr)
+        return 2
+    if a.slots not in (4, 8, 16, 32, 64, 128, 256):
+        print(f"error: --slots: must be a power of two in 4..256, got {a.slots}",
+              file=sys.stderr)
+        return 2
+    wl = load_workload(a.workload, lanes=a.lanes)
     scheds = a.sched.split(",") if a.sched else policy_names()
     unknown = [s for s in scheds if s not in policy_names()]
     if unknown:
@@ -202,7 +215,7 @@ def cmd_run(a) -> int:
     base = out / wl.name
     with warnings.catch_warnings(record=True) as caught:   # report, do not abort
         warnings.simplefilter("always", FixedPointWarning)
-        img = tables.write_luts(base / "luts")
+        img = tables.write_luts(base / "luts")      # the one quantisation of this run
     for w in caught:
         print(f"note: {w.message} (see {base / 'luts' / 'manifest.json'})", file=sys.stderr)
     combos = [(r, s) for r in rates for s in slos]
@@ -211,9 +224,9 @@ def cmd_run(a) -> int:
               disable=None, leave=False) as bar:
         for r, s in combos:
             d = base if len(combos) == 1 else out / f"{wl.name}-{_fmt(r)}-{_fmt(s)}"
-            res = run_point(wl, tables, rate=r, slo=s, n=n, seed=seed, scheds=scheds,
+            res = run_point(wl, tables, img, rate=r, slo=s, n=n, seed=seed, scheds=scheds,
                             backend=a.backend, vcd=a.vcd, out_dir=d, progress=bar,
-                            lut_saturated=img.saturated)
+                            slots=a.slots)
             res["rate"], res["slo"] = r, s
             points.append(res)
     for p in points:
@@ -240,6 +253,9 @@ def main(argv=None) -> int:
     except TraceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except HwMismatch as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     return 1
 
 

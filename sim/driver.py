@@ -1,10 +1,9 @@
 """Host request driver: workload requests -> the scheduler's request stream.
 
-:func:`hw_requests` turns :class:`sim.workload.Request` objects into
-:class:`sw_scheduler.bitexact.Request` stimulus (``cycle`` = arrival, ids, wrapped deadline,
-priority index) for a
-:class:`~rtl.scheduler.layouts.SchedulerConfig`. :class:`RequestDriver` is the driver
-state every backend runs with the same contract:
+:func:`hw_requests` orders :class:`sw_scheduler.records.Request` objects as the host
+offers them and refuses, before any simulation runs, one whose fields the hardware of a
+:class:`~rtl.scheduler.layouts.SchedulerConfig` cannot encode. :class:`RequestDriver` is
+the driver state every backend runs with the same contract:
 
 * request ``i`` is presented (``requests.valid`` = 1, its payload) in every cycle
   ``k >= max(arrival_i, accept_{i-1} + 1)`` until the scheduler's ``ready`` completes
@@ -15,42 +14,30 @@ state every backend runs with the same contract:
 
 from __future__ import annotations
 
-from sw_scheduler import formats as F
-from sw_scheduler.bitexact import Request
+from sw_scheduler.bitexact import encode_request
+from sw_scheduler.records import Request
 
 __all__ = ["RequestDriver", "hw_requests", "pack_request"]
 
 
 def hw_requests(requests, config) -> list[Request]:
-    """Stimulus for ``config`` from workload requests (sorted by arrival, then tag).
+    """``requests`` in offer order (arrival, then tag), each checked against ``config``.
 
-    Raises ValueError naming the request and field that does not fit the hardware.
+    Raises ValueError naming the request, the field and the value that does not fit.
     """
-    out = []
-    lut = config.lut
-    for r in sorted(requests, key=lambda q: (q.arrival, q.tag)):
-        if r.priority not in F.PRIORITY_LEVELS:
-            raise ValueError(f"request {r.tag}: field 'priority' = {r.priority!r} is not one "
-                             f"of the hardware levels {F.PRIORITY_LEVELS}")
-        for name, v, bits in (("tag", r.tag, F.TAG_WIDTH), ("model_id", r.model_id,
-                                                            lut.model_bits),
-                              ("pattern_id", r.pattern_id, lut.pattern_bits)):
-            if not 0 <= v < 1 << bits:
-                raise ValueError(f"request {r.tag}: field {name!r} = {v!r} does not fit "
-                                 f"{bits} bits")
-        if r.arrival < 0:
-            raise ValueError(f"request {r.tag}: field 'arrival' = {r.arrival!r} is negative")
-        out.append(Request(cycle=int(r.arrival), tag=r.tag, model=r.model_id,
-                           pattern=r.pattern_id, deadline=int(r.deadline) % config.time_mod,
-                           priority=F.PRIORITY_LEVELS.index(r.priority)))
+    out = sorted(requests, key=lambda q: (q.arrival, q.tag))
+    for r in out:
+        pack_request(config, r)
     return out
 
 
 def pack_request(config, r: Request) -> int:
-    """``config.request_layout`` payload word of ``r``."""
-    return config.pack(config.request_layout, {
-        "tag": r.tag, "model": r.model, "pattern": r.pattern, "deadline": r.deadline,
-        "priority": r.priority})
+    """``config.request_layout`` payload word of ``r`` (ValueError naming a field that does
+    not fit)."""
+    try:
+        return config.pack(config.request_layout, encode_request(r, config.time_width))
+    except ValueError as e:
+        raise ValueError(f"request {r.tag}: {e}") from None
 
 
 class RequestDriver:
@@ -77,13 +64,13 @@ class RequestDriver:
         if self.done:
             return None
         r = self.requests[self.i]
-        return r if cycle >= max(r.cycle, self.free_from) else None
+        return r if cycle >= max(r.arrival, self.free_from) else None
 
     def next_offer_cycle(self) -> int | None:
         """First cycle the pending request will be presented (None if none is left)."""
         if self.done:
             return None
-        return max(self.requests[self.i].cycle, self.free_from)
+        return max(self.requests[self.i].arrival, self.free_from)
 
     def accepted(self, cycle: int) -> Request:
         """The presented request was accepted in ``cycle``."""
@@ -95,5 +82,5 @@ class RequestDriver:
 
     def waits(self) -> dict:
         """``tag -> acceptance - arrival`` (back-pressure wait in cycles)."""
-        arr = {r.tag: r.cycle for r in self.requests}
+        arr = {r.tag: r.arrival for r in self.requests}
         return {t: c - arr[t] for t, c in self.accepts}

@@ -21,13 +21,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtl.accelerator.cycle_model import layer_cycles
+from rtl.accelerator.engine import SparseEngine
+from rtl.accelerator.harness import simulate
+from rtl.accelerator.reference import LayerData, layer_reference
 from sw_scheduler import formats as F
+from sw_scheduler.records import Request
+from sw_scheduler.static import StaticTables, VariantStats
+from traces.work import work_count
 
 __all__ = ["DatapathNPU", "TraceNPU", "tensor_case"]
 
 
 class TraceNPU:
-    """Trace-driven NPU over :class:`sim.workload.Request`-like objects (``tag, cycles,
+    """Trace-driven NPU over :class:`sw_scheduler.records.Request` objects (``tag, cycles,
     out_nnz``)."""
 
     kind = "trace"
@@ -81,9 +88,6 @@ class DatapathNPU:
         self.runs: dict = {}            # (tag, layer) -> LayerRun
 
     def __call__(self, tag: int, layer: int) -> tuple[int, int]:
-        from rtl.accelerator.engine import SparseEngine
-        from rtl.accelerator.harness import simulate
-
         key = (tag, layer)
         if key not in self.runs:
             try:
@@ -108,11 +112,6 @@ def tensor_case(*, n_requests: int = 6, n_models: int = 2, n_layers: int = 3, la
     the requests of each model (one pattern ``"p0"``; ``kappa`` = 10 us, scaled to the
     tiny requests).
     """
-    from rtl.accelerator.cycle_model import layer_cycles, work_count
-    from rtl.accelerator.reference import LayerData, layer_reference
-    from sim.workload import Request
-    from sw_scheduler.static import StaticTables, VariantStats
-
     rng = np.random.default_rng([seed, 0xF00D])
     shapes = {m: [(int(rng.integers(2, 4)), int(rng.integers(4, 12)),
                    int(rng.integers(lanes // 2, 2 * lanes))) for _ in range(n_layers)]

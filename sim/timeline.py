@@ -16,8 +16,8 @@ def timeline_window(res, n_requests: int = 30) -> tuple[int, int]:
     """Default window: from the first command to the ``n_requests``-th completion."""
     if not res.decisions:
         raise ValueError("timeline: the run has no NPU commands")
-    start = res.decisions[0][0]
-    comps = sorted(c for c, _, _ in res.completions)
+    start = res.decisions[0].cycle
+    comps = sorted(c.cycle for c in res.completions)
     end = comps[min(n_requests, len(comps)) - 1] if comps else res.end_cycle
     return start, max(end, start + 1)
 
@@ -31,7 +31,8 @@ def plot_timeline(res, requests, path, *, window=None, clock_hz: float = 200e6,
     """
     lo, hi = window or timeline_window(res)
     by_tag = {r.tag: r for r in requests}
-    runs = [(c, lat, tag) for c, _, tag, _, _, lat in res.decisions if c < hi and c + lat > lo]
+    runs = [(d.cycle, lat, d.tag) for d, lat in zip(res.decisions, res.latencies)
+            if d.cycle < hi and d.cycle + lat > lo]
     tags = sorted({t for _, _, t in runs})
     row = {t: i for i, t in enumerate(tags)}
     models = sorted({by_tag[t].model for t in tags})

@@ -9,6 +9,9 @@ Split: per variant, a seeded permutation of its samples; the first
 ``profile_fraction`` of it are *profiling* samples (static LUT statistics), the rest
 are *held-out* samples that simulated requests draw from.
 
+Cycles: traces store work counts; the loader computes every sample's per-layer cycles with
+the datapath cycle model at the lane count asked for (``load_workload(..., lanes=32)``).
+
 Requests: Poisson arrivals (cycles, seeded), model by weight, pattern uniformly from the
 model's list, priority uniformly from its list, sample uniformly from the held-out ones,
 ``deadline = arrival + round(slo * iso[m, p])`` where ``iso`` is the variant's mean
@@ -19,19 +22,22 @@ from __future__ import annotations
 
 import tomllib
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from sw_scheduler.static import StaticTables
+from rtl.accelerator.cycle_model import variant_cycles
+from sw_scheduler.formats import DEFAULT_LANES
+from sw_scheduler.records import Request
+from sw_scheduler.static import StaticTables, variant_stats
 from traces.format import TRACE_ROOT, TraceError, Variant, check_fields, load_variant
 
 __all__ = [
     "WORKLOAD_DIRS",
     "ModelSpec",
-    "Request",
     "Workload",
+    "default_workload",
     "load_workload",
     "resolve_workload",
 ]
@@ -45,32 +51,6 @@ class ModelSpec:
     patterns: tuple[str, ...]
     weight: float
     priorities: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Request:
-    """One inference request, as the host sends it plus its ground truth.
-
-    ``cycles``/``out_nnz`` are the true per-layer values of the drawn sample (the NPU's
-    behaviour); schedulers only see them through the simulator.
-    """
-
-    tag: int
-    model: str
-    pattern: str
-    model_id: int
-    pattern_id: int
-    sample: str
-    arrival: int
-    deadline: int
-    priority: int
-    cycles: tuple[int, ...]
-    out_nnz: tuple[int, ...]
-
-    @property
-    def iso(self) -> int:
-        """True isolated cycles of this request's sample."""
-        return sum(self.cycles)
 
 
 # TOML field -> (type, required)
@@ -88,6 +68,12 @@ def _positive_list(where, name, v, kind):
     if not v or not all(isinstance(x, kind) and not isinstance(x, bool) and x > 0 for x in v):
         raise TraceError(f"{where}: field {name!r} must be a non-empty list of positive "
                          f"{'integers' if kind is int else 'numbers'}, got {v!r}")
+
+
+def default_workload() -> str:
+    """The real ``arvr`` scenario when its traces are installed, else the fixture mix."""
+    real = TRACE_ROOT / "workloads" / "arvr.toml"
+    return "arvr" if real.is_file() and (TRACE_ROOT / "data").is_dir() else "fixture_mix"
 
 
 def resolve_workload(name_or_path) -> Path:
@@ -121,9 +107,15 @@ class Workload:
     slo_multipliers: tuple[float, ...]
     models: tuple[ModelSpec, ...]
     variants: dict
+    lanes: int = DEFAULT_LANES
+    cycles: dict = field(default_factory=dict)   # (model, pattern) -> [S, L] at ``lanes``
 
     def variant(self, model: str, pattern: str) -> Variant:
         return self.variants[(model, pattern)]
+
+    def variant_cycles(self, model: str, pattern: str) -> np.ndarray:
+        """``[S, L]`` cycles of a variant's samples at this workload's lane count."""
+        return self.cycles[(model, pattern)]
 
     def split(self, model: str, pattern: str) -> tuple[np.ndarray, np.ndarray]:
         """``(profiling, held_out)`` sample indices of a variant (seeded permutation)."""
@@ -141,7 +133,15 @@ class Workload:
         return self.split(model, pattern)[1]
 
     def static_tables(self, **kw) -> StaticTables:
-        return StaticTables.from_workload(self, **kw)
+        """Static tables from the profiling samples (model ids in workload order)."""
+        stats = {}
+        for spec in self.models:
+            for p in spec.patterns:
+                v = self.variant(spec.name, p)
+                stats[(spec.name, p)] = variant_stats(
+                    v, self.variant_cycles(spec.name, p), self.profile_samples(spec.name, p))
+        return StaticTables.build(stats, [m.name for m in self.models], clock_hz=self.clock_hz,
+                                  **kw)
 
     def requests(self, *, rate: float | None = None, slo: float | None = None,
                  n: int | None = None, seed: int | None = None,
@@ -173,21 +173,23 @@ class Workload:
             h = held[(spec.name, pat)]
             s = int(h[rng.integers(len(h))])
             v = self.variant(spec.name, pat)
+            cyc = self.cycles[(spec.name, pat)]
             arr = int(arrivals[tag])
             out.append(Request(
                 tag=tag, model=spec.name, pattern=pat, model_id=tables.model_id(spec.name),
                 pattern_id=tables.pattern_id(pat), sample=v.samples[s], arrival=arr,
                 deadline=tables.deadline(spec.name, pat, arr, slo), priority=int(prio),
-                cycles=tuple(int(c) for c in v.cycles[s]),
+                cycles=tuple(int(c) for c in cyc[s]),
                 out_nnz=tuple(int(c) for c in v.out_nnz[s])))
         return out
 
 
-def load_workload(name_or_path, trace_root=None) -> Workload:
+def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES) -> Workload:
     """Load, validate and attach traces; raise :class:`TraceError` on any defect.
 
     ``trace_root`` overrides the directory the ``traces`` field is relative to
-    (default: the ``traces`` package directory).
+    (default: the ``traces`` package directory); ``lanes`` is the datapath lane count the
+    cycles are computed for (each trace must store work counts for it).
     """
     path = resolve_workload(name_or_path)
     f = str(path)
@@ -255,4 +257,5 @@ def load_workload(name_or_path, trace_root=None) -> Workload:
                     profile_fraction=float(doc["profile_fraction"]),
                     rates=tuple(float(r) for r in doc["rates"]),
                     slo_multipliers=tuple(float(s) for s in doc["slo_multipliers"]),
-                    models=tuple(models), variants=variants)
+                    models=tuple(models), variants=variants, lanes=lanes,
+                    cycles={k: variant_cycles(v, lanes) for k, v in variants.items()})

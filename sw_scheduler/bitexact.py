@@ -27,27 +27,22 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from . import formats as F
+from .hw_policies import dysta_score, hw_policy
+from .records import Request
+from .reference.core import Policy
+from .timing import COMPLETION_DELAY, RESUME_DELAY, RETIRE_DELAY, SCAN_OVERHEAD
 
 __all__ = [
-    "PRED_LATENCY",
-    "RESUME_DELAY",
-    "SCAN_OVERHEAD",
-    "SCORE_LATENCY",
     "BitExactScheduler",
-    "Completion",
     "Decision",
     "DystaBitExactPolicy",
-    "Request",
+    "Result",
+    "Retirement",
+    "encode_request",
     "predict",
     "ratio_code",
-    "score",
 ]
 
-# Pipeline depths of the RTL (rtl.scheduler imports these; the single definition):
-SCORE_LATENCY = 6                  # ScoreUnit stages (input -> score)
-SCAN_OVERHEAD = SCORE_LATENCY + 2  # SCAN cycles besides one per active slot (+ table, LUT read)
-PRED_LATENCY = 3                   # Predictor stages (stable inputs -> updated gamma)
-RESUME_DELAY = 2                   # npu_resp handshake T -> next SCAN (non-final layer)
 _RATIO_SHIFT = F.INV_NNZ.frac - F.GAMMA.frac
 GAMMA_ONE = 1 << F.GAMMA.frac
 
@@ -75,30 +70,19 @@ def predict(variant: str, gamma: int, gamma_sum: int, count: int, nnz: int, inv_
     return g, s, c
 
 
-def score(*, t: int, deadline: int, last_run: int, gamma: int, rem_lut: int, kinv_iso: int,
-          recip_n: int, beta: int, time_width: int, score_width: int) -> int:
-    """The Dysta score of :mod:`sw_scheduler.formats` in the hardware's fixed point."""
-    tmax = (1 << time_width) - 1
-    smax = (1 << score_width) - 1
-    rem = min((gamma * rem_lut) >> F.GAMMA.frac, F.REM.max_int)
-    dt = F.time_diff(deadline, t, time_width)
-    urg = min(max(dt - rem, 0), tmax)
-    wait = max(F.time_diff(t, last_run, time_width), 0)
-    pen = min((wait * kinv_iso) >> F.KINV_ISO.frac, smax)
-    pen = min((pen * recip_n) >> F.RECIP.frac, smax)
-    return min(rem + ((beta * (urg + pen)) >> F.BETA.frac), smax)
+def encode_request(r: Request, time_width: int) -> dict:
+    """The hardware request fields of ``r``: ids, wrapped deadline, priority index.
 
-
-@dataclass(frozen=True)
-class Request:
-    """A request offered to the scheduler from absolute cycle ``cycle`` on (in list order)."""
-
-    cycle: int
-    tag: int
-    model: int
-    pattern: int
-    deadline: int       # counter value (mod 2**time_width)
-    priority: int = 0
+    Raises ValueError naming the request and the field that the hardware cannot encode.
+    """
+    if r.priority not in F.PRIORITY_LEVELS:
+        raise ValueError(f"request {r.tag}: field 'priority' = {r.priority!r} is not one "
+                         f"of the hardware levels {F.PRIORITY_LEVELS}")
+    if r.arrival < 0:
+        raise ValueError(f"request {r.tag}: field 'arrival' = {r.arrival!r} is negative")
+    return {"tag": r.tag, "model": r.model_id, "pattern": r.pattern_id,
+            "deadline": r.deadline % (1 << time_width),
+            "priority": F.PRIORITY_LEVELS.index(r.priority)}
 
 
 @dataclass(frozen=True)
@@ -114,7 +98,9 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class Completion:
+class Retirement:
+    """A completion-port handshake of the hardware (the request's last layer is done)."""
+
     cycle: int          # absolute cycle of the completion handshake
     tag: int
     finish: int         # counter value of the last layer-done (the payload)
@@ -125,7 +111,7 @@ class Completion:
 class Result:
     accepts: list = field(default_factory=list)       # (tag, absolute cycle)
     decisions: list = field(default_factory=list)     # Decision
-    completions: list = field(default_factory=list)   # Completion
+    completions: list = field(default_factory=list)   # Retirement
     end_cycle: int = 0
 
 
@@ -145,6 +131,7 @@ class BitExactScheduler:
         self.cfg = config
         self.images = images
         self.recip = F.recip_table(config.recip_depth)
+        self.policy = hw_policy(config.policy)
 
     def now(self, cycle: int) -> int:
         return (self.cfg.counter_init + cycle) % self.cfg.time_mod
@@ -156,10 +143,9 @@ class BitExactScheduler:
         for row in table:
             var = img.variant_entry(row["model"], row["pattern"])
             lay = img.layer_entry(row["model"], row["pattern"], row["layer"])
-            out.append(score(t=t, deadline=row["deadline"], last_run=row["last_run"],
-                             gamma=row["gamma"], rem_lut=lay["rem"],
-                             kinv_iso=var["kinv_iso"], recip_n=recip_n, beta=cfg.beta,
-                             time_width=cfg.time_width, score_width=cfg.score_width))
+            out.append(self.policy.score(t=t, row=row, var=var, lay=lay, recip_n=recip_n,
+                                         beta=cfg.beta, time_width=cfg.time_width,
+                                         score_width=cfg.score_width))
         return out
 
     def run(self, requests, npu, *, max_decisions: int | None = None) -> Result:
@@ -167,14 +153,14 @@ class BitExactScheduler:
 
         Parameters
         ----------
-        requests : iterable of Request
-            Offered in this order (each no earlier than its ``cycle``).
+        requests : iterable of :class:`sw_scheduler.records.Request`
+            Offered in this order, each from its ``arrival`` cycle on (fields encoded by
+            :func:`encode_request`).
         npu : callable ``(k, Decision) -> (latency, nnz)``
             ``k`` counts commands from 0. ``latency >= 1`` cycles from the command
             handshake to the response handshake; ``nnz`` the layer's output non-zeros.
         """
         cfg, img = self.cfg, self.images
-        mask = cfg.time_mod - 1
         pending = deque(requests)
         res = Result()
         table: list[dict] = []
@@ -183,14 +169,10 @@ class BitExactScheduler:
         def accept(a):
             nonlocal last_accept
             r = pending.popleft()
-            for name, width in (("tag", F.TAG_WIDTH), ("model", cfg.lut.model_bits),
-                                ("pattern", cfg.lut.pattern_bits)):
-                if not 0 <= getattr(r, name) < 1 << width:
-                    raise ValueError(f"request {r}: {name} outside {width} bits")
-            table.append({"tag": r.tag, "model": r.model, "pattern": r.pattern,
-                              "priority": r.priority, "deadline": r.deadline & mask,
-                              "last_run": self.now(a), "layer": 0, "gamma": GAMMA_ONE,
-                              "gamma_sum": 0, "count": 0})
+            f = encode_request(r, cfg.time_width)
+            cfg.pack(cfg.request_layout, f)         # ValueError naming a field that does not fit
+            table.append({**f, "last_run": self.now(a), "layer": 0, "gamma": GAMMA_ONE,
+                          "gamma_sum": 0, "count": 0})
             last_accept = a
             res.accepts.append((r.tag, a))
 
@@ -200,7 +182,7 @@ class BitExactScheduler:
             if state == "IDLE":
                 if not pending:
                     break
-                a = max(pending[0].cycle, last_accept + 1, k)
+                a = max(pending[0].arrival, last_accept + 1, k)
                 accept(a)
                 k, state = a + 1, "SCAN"
                 continue
@@ -223,7 +205,7 @@ class BitExactScheduler:
             # RUN: accept offers in cycles c+1 .. T
             lo = c + 1
             while pending and len(table) < cfg.num_slots:
-                a = max(pending[0].cycle, last_accept + 1, lo)
+                a = max(pending[0].arrival, last_accept + 1, lo)
                 if a > T:
                     break
                 accept(a)
@@ -236,12 +218,12 @@ class BitExactScheduler:
             n_layers = img.variant_entry(m, p)["n_layers"]
             if nl >= n_layers or nl >= cfg.lut.max_layers:
                 # MOVE at T+1, RET at T+2: completion, last entry moves into slot w
-                res.completions.append(Completion(cycle=T + 2, tag=row["tag"],
+                res.completions.append(Retirement(cycle=T + COMPLETION_DELAY, tag=row["tag"],
                                                   finish=self.now(T), finish_cycle=T))
                 last = table.pop()
                 if w < len(table):
                     table[w] = last
-                k = T + 3
+                k = T + RETIRE_DELAY
                 state = "SCAN" if table else "IDLE"
             else:
                 row.update(gamma=g, gamma_sum=s, count=cnt, layer=nl, last_run=self.now(T))
@@ -252,12 +234,7 @@ class BitExactScheduler:
 
 
 # ---- policy adapter for the event-driven reference framework ---------------------------------
-def _policy_base():
-    from .reference.core import Policy
-    return Policy
-
-
-class DystaBitExactPolicy(_policy_base()):
+class DystaBitExactPolicy(Policy):
     """The hardware's fixed-point Dysta decision as a :mod:`sw_scheduler.reference` policy.
 
     Same arithmetic as the RTL (:func:`score`, :func:`predict` on the LUT words) and the
@@ -300,10 +277,11 @@ class DystaBitExactPolicy(_policy_base()):
         var = self.images.variant_entry(mi, pi)
         lay = self.images.layer_entry(mi, pi, r.layer)
         recip_n = F.RECIP.quantize(1.0 / n_active)[0]
-        return score(t=now & mask, deadline=r.deadline & mask, last_run=r.last_run & mask,
-                     gamma=self.state[r.tag][0], rem_lut=lay["rem"],
-                     kinv_iso=var["kinv_iso"], recip_n=recip_n, beta=self.beta,
-                     time_width=self.time_width, score_width=self.score_width)
+        row = {"deadline": r.deadline & mask, "last_run": r.last_run & mask,
+               "gamma": self.state[r.tag][0]}
+        return dysta_score(t=now & mask, row=row, var=var, lay=lay, recip_n=recip_n,
+                           beta=self.beta, time_width=self.time_width,
+                           score_width=self.score_width)
 
     def select(self, now, active):
         n = len(active)

@@ -115,7 +115,11 @@ class QFormat:
 # ---- time -------------------------------------------------------------------------------------
 TIME_WIDTH = 32
 TIME_MAX = (1 << TIME_WIDTH) - 1
-DEFAULT_CLOCK_HZ = 200_000_000
+DEFAULT_CLOCK_HZ = 200_000_000   # nominal accelerator clock (scenarios may set clock_hz)
+
+# ---- default build (what `make sim` / `make verilog` use unless SLOTS= / LANES= say) ----------
+DEFAULT_SLOTS = 16               # scheduler task-table entries
+DEFAULT_LANES = 16               # datapath lanes
 
 
 def time_diff(a: int, b: int, width: int = TIME_WIDTH) -> int:

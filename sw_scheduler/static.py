@@ -64,13 +64,17 @@ class VariantStats:
         return out
 
 
-def variant_stats(variant, samples) -> VariantStats:
-    """Statistics of ``variant`` (a :class:`traces.format.Variant`) over sample indices."""
+def variant_stats(variant, cycles, samples) -> VariantStats:
+    """Statistics of ``variant`` (a :class:`traces.format.Variant`) over sample indices.
+
+    ``cycles`` is the variant's ``[S, L]`` cycle array on the configuration simulated (the
+    datapath cycle model applied to the trace's work counts).
+    """
     idx = np.asarray(samples, dtype=int)
     if idx.size == 0:
         raise ValueError(f"{variant.path or variant.name}: no profiling samples for "
                          f"{variant.name}")
-    cyc = variant.cycles[idx].astype(float)
+    cyc = np.asarray(cycles)[idx].astype(float)
     mean_cycles = cyc.mean(axis=0)
     rem = np.concatenate([np.cumsum(mean_cycles[::-1])[::-1], [0.0]])
     return VariantStats(model=variant.model, pattern=variant.pattern,
@@ -112,20 +116,19 @@ class StaticTables:
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
-    def from_workload(cls, wl, *, beta: float = F.DEFAULT_BETA,
-                      kappa_s: float = F.DEFAULT_KAPPA_S) -> StaticTables:
-        """Tables from a :class:`sim.workload.Workload` (its profiling samples)."""
-        models, patterns, stats, mp = [], [], {}, {}
-        for spec in wl.models:
-            models.append(spec.name)
-            mp[spec.name] = list(spec.patterns)
-            for p in spec.patterns:
-                if p not in patterns:
-                    patterns.append(p)
-                stats[(spec.name, p)] = variant_stats(wl.variant(spec.name, p),
-                                                      wl.profile_samples(spec.name, p))
-        return cls(models=models, patterns=patterns, stats=stats, clock_hz=wl.clock_hz,
-                   beta=beta, kappa_s=kappa_s, model_patterns=mp)
+    def build(cls, stats: dict, models, *, clock_hz: int = F.DEFAULT_CLOCK_HZ,
+              beta: float = F.DEFAULT_BETA, kappa_s: float = F.DEFAULT_KAPPA_S) -> StaticTables:
+        """Tables from ``{(model, pattern): VariantStats}`` in insertion order.
+
+        Model ids follow ``models``; pattern ids the order of first appearance.
+        """
+        patterns, mp = [], {m: [] for m in models}
+        for (m, p) in stats:
+            mp[m].append(p)
+            if p not in patterns:
+                patterns.append(p)
+        return cls(models=list(models), patterns=patterns, stats=dict(stats),
+                   clock_hz=clock_hz, beta=beta, kappa_s=kappa_s, model_patterns=mp)
 
     # ---- lookups ---------------------------------------------------------------------------
     @property

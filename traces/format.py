@@ -1,4 +1,4 @@
-"""Trace format v1: per-sample, per-layer sparsity and cycles of one model variant.
+"""Trace format v2: per-sample, per-layer sparsity and datapath work of one model variant.
 
 One file per model variant (model x static sparsity pattern x level):
 ``traces/<set>/<model>/<pattern>.npz`` (numpy ``savez_compressed``, no pickles) with
@@ -7,7 +7,10 @@ One file per model variant (model x static sparsity pattern x level):
 ``in_nnz``    int64 ``[S, L]``  non-zeros of each layer's sparse operand (input / scores)
 ``out_nnz``   int64 ``[S, L]``  non-zeros of each layer's output after its activation
 ``work``      int64 ``[S, L, len(lane_options)]``  datapath work counts per lane option
-``cycles``    int64 ``[S, L]``  cycles on the reference configuration (``ref_lanes``)
+              (:mod:`traces.work`)
+
+Traces store facts only: cycles follow from the work counts through the datapath cycle
+model at the lane count a simulation asks for (never stored; v1 files stored them).
 
 ``S`` samples (ids in ``meta.samples``), ``L`` layers (``meta.layers``). The format is
 documented in ``docs/trace_format.md``. :func:`load_variant` validates everything and
@@ -37,11 +40,11 @@ __all__ = [
     "save_variant",
 ]
 
-TRACE_VERSION = 1
+TRACE_VERSION = 2
 TRACE_ROOT = Path(__file__).resolve().parent
 LAYER_KINDS = ("conv", "fc", "attention")
 PATTERN_FAMILIES = ("dense", "unstructured", "block", "channel")
-ARRAYS = ("in_nnz", "out_nnz", "work", "cycles")
+ARRAYS = ("in_nnz", "out_nnz", "work")
 
 # name -> (type, required); types are checked with isinstance
 META_FIELDS = {
@@ -50,7 +53,6 @@ META_FIELDS = {
     "pattern": (str, True),            # variant name, e.g. "dense", "block50"
     "family": (str, True),             # one of PATTERN_FAMILIES
     "level": ((int, float), True),     # target weight sparsity 0..1 (0 for dense)
-    "ref_lanes": (int, True),
     "lane_options": (list, True),
     "layers": (list, True),
     "samples": (list, True),
@@ -93,14 +95,12 @@ class Variant:
     pattern: str
     family: str
     level: float
-    ref_lanes: int
     lane_options: tuple[int, ...]
     layers: tuple[Layer, ...]
     samples: tuple[str, ...]
     in_nnz: np.ndarray
     out_nnz: np.ndarray
     work: np.ndarray
-    cycles: np.ndarray
     fixture: bool = False
     source: dict = field(default_factory=dict)
     notes: str = ""
@@ -118,14 +118,17 @@ class Variant:
     def n_samples(self) -> int:
         return len(self.samples)
 
-    def total_cycles(self) -> np.ndarray:
-        """End-to-end isolated cycles per sample, ``[S]``."""
-        return self.cycles.sum(axis=1)
+    def work_at(self, lanes: int) -> np.ndarray:
+        """``[S, L]`` work counts at ``lanes`` lanes (TraceError if not stored)."""
+        if lanes not in self.lane_options:
+            raise TraceError(f"{self.path or self.name}: no work counts for {lanes} lanes "
+                             f"(field 'lane_options' = {list(self.lane_options)})")
+        return self.work[:, :, self.lane_options.index(lanes)]
 
     def meta(self) -> dict:
         return {
             "version": TRACE_VERSION, "model": self.model, "pattern": self.pattern,
-            "family": self.family, "level": self.level, "ref_lanes": self.ref_lanes,
+            "family": self.family, "level": self.level,
             "lane_options": list(self.lane_options),
             "layers": [vars(layer) for layer in self.layers],
             "samples": list(self.samples), "fixture": self.fixture,
@@ -170,9 +173,8 @@ def _validate(path, meta: dict, arrays: dict) -> Variant:
     lanes = meta["lane_options"]
     if not lanes or not all(isinstance(x, int) and x > 0 for x in lanes):
         raise TraceError(f"{f}: field 'lane_options' must be positive ints, got {lanes!r}")
-    if meta["ref_lanes"] not in lanes:
-        raise TraceError(f"{f}: field 'ref_lanes'={meta['ref_lanes']!r} "
-                         f"not in lane_options {lanes!r}")
+    if len(set(lanes)) != len(lanes):
+        raise TraceError(f"{f}: field 'lane_options' has duplicates: {lanes!r}")
     if not meta["layers"]:
         raise TraceError(f"{f}: field 'layers' is empty")
     layers = []
@@ -195,7 +197,7 @@ def _validate(path, meta: dict, arrays: dict) -> Variant:
     if not all(isinstance(s, str) for s in samples) or len(set(samples)) != len(samples):
         raise TraceError(f"{f}: field 'samples' must be unique strings")
     S, L = len(samples), len(layers)
-    shapes = {"in_nnz": (S, L), "out_nnz": (S, L), "work": (S, L, len(lanes)), "cycles": (S, L)}
+    shapes = {"in_nnz": (S, L), "out_nnz": (S, L), "work": (S, L, len(lanes))}
     out = {}
     for name in ARRAYS:
         if name not in arrays:
@@ -217,7 +219,7 @@ def _validate(path, meta: dict, arrays: dict) -> Variant:
             raise TraceError(f"{f}: array 'out_nnz' value {int(col.max())} exceeds "
                              f"out_size {lay.out_size} of layer {lay.name!r}")
     return Variant(model=meta["model"], pattern=meta["pattern"], family=meta["family"],
-                   level=float(meta["level"]), ref_lanes=meta["ref_lanes"],
+                   level=float(meta["level"]),
                    lane_options=tuple(lanes), layers=tuple(layers), samples=tuple(samples),
                    fixture=meta.get("fixture", False), source=meta.get("source", {}),
                    notes=meta.get("notes", ""), path=Path(path), **out)

@@ -33,8 +33,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from sw_scheduler.timing import DRAIN_LATENCY, FLUSH_CYCLES
+
+from ..ports import WritePort
 from .bitscan import BitScan
-from .cycle_model import DRAIN_LATENCY, FLUSH_CYCLES
 from .lanes import LaneArray
 from .layouts import (
     ACT,
@@ -76,7 +78,7 @@ class SparseEngine(wiring.Component):
         One per command, after its last output entry: ``tag`` and output non-zero count.
     out : Out(stream.Signature(OUT_LAYOUT))
         Compressed output rows (see :mod:`rtl.accelerator.reference`).
-    load : In(stream.Signature(load_layout(...)))
+    load : In(WritePort(load_layout(...)))
         Buffer writes, one word per cycle, ``ready`` is constant 1; the host must not
         write a region that the running command reads.
     busy : Out(1)
@@ -99,8 +101,7 @@ class SparseEngine(wiring.Component):
             "cmd": In(stream.Signature(CMD_LAYOUT)),
             "resp": Out(stream.Signature(RESP_LAYOUT)),
             "out": Out(stream.Signature(OUT_LAYOUT)),
-            # not ``always_ready``: a constant output port cannot be exported to Verilog
-            "load": In(stream.Signature(self._load_layout)),
+            "load": In(WritePort(self._load_layout)),
             "busy": Out(1),
         })
 
@@ -135,7 +136,6 @@ class SparseEngine(wiring.Component):
             Buffer.LIVE: Memory(shape=unsigned(K), depth=self._depths["live_words"], init=[]),
         }
         rd = {}
-        m.d.comb += self.load.ready.eq(1)
         for buf, mem in mems.items():
             m.submodules[f"mem_{buf.name.lower()}"] = mem
             wp = mem.write_port()

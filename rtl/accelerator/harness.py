@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
+from traces.work import passes
+
 from ..simrun import run_simulation
-from .cycle_model import passes
 from .engine import SparseEngine
 from .layouts import ACT, Buffer, Kind
 from .reference import LayerData, compress_rows, decode_entries, weight_words

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cycle_model import passes
+from traces.work import passes
+
 from .layouts import ACC, ACT, Activation
 
 __all__ = [

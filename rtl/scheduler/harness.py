@@ -1,7 +1,7 @@
 """Amaranth-simulation harness for :class:`DystaScheduler`, shared by the tests and the bench.
 
 :func:`simulate` drives the RTL with the same stimulus the bit-exact model takes
-(:class:`sw_scheduler.bitexact.Request` offers and a per-command ``(latency, nnz)`` plan)
+(:class:`sw_scheduler.records.Request` offers and a per-command ``(latency, nnz)`` plan)
 and returns the same :class:`~sw_scheduler.bitexact.Result` records, so the two can be
 compared field by field. :func:`random_images` builds LUT images with random codes.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from amaranth.sim import Simulator
 
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import Completion, Decision, Result
+from sw_scheduler.bitexact import Decision, Result, Retirement, encode_request
 from sw_scheduler.lut_image import LutImages
 
 from ..simrun import run_simulation
@@ -110,16 +110,14 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
                 await ctx.tick()
             ctx.set(dut.lut_w.valid, 0)
             cyc = len(words)
-            if requests and requests[0].cycle < cyc:
-                raise ValueError(f"first request offered at {requests[0].cycle}, before the "
+            if requests and requests[0].arrival < cyc:
+                raise ValueError(f"first request offered at {requests[0].arrival}, before the "
                                  f"LUT load ends at cycle {cyc}")
         for r in requests:
-            if r.cycle > cyc:
+            if r.arrival > cyc:
                 ctx.set(dut.requests.valid, 0)
-                await skip(ctx, r.cycle - cyc)
-            ctx.set(dut.requests.payload, {
-                "tag": r.tag, "model": r.model, "pattern": r.pattern,
-                "deadline": r.deadline % mod, "priority": r.priority})
+                await skip(ctx, r.arrival - cyc)
+            ctx.set(dut.requests.payload, encode_request(r, config.time_width))
             ctx.set(dut.requests.valid, 1)
             await until(ctx, dut.requests.ready)
             a = cycle_before(ctx)
@@ -155,7 +153,7 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
         while done["n"] < len(requests):
             (p,) = await until(ctx, dut.completions.valid, dut.completions.payload)
             c = cycle_before(ctx)
-            res.completions.append(Completion(cycle=c, tag=p.tag, finish=p.finish,
+            res.completions.append(Retirement(cycle=c, tag=p.tag, finish=p.finish,
                                               finish_cycle=(p.finish - init) % mod))
             done["n"] += 1
         res.end_cycle = cycle_before(ctx) + 1

@@ -16,22 +16,16 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import PRED_LATENCY, RESUME_DELAY, SCAN_OVERHEAD, SCORE_LATENCY
+from sw_scheduler.hw_policies import HW_POLICIES
 
 __all__ = [
     "LUT_LAYER",
     "LUT_VARIANT",
     "PREDICTORS",
-    "PRED_LATENCY",
     "PRIORITY_WIDTH",
-    "RESUME_DELAY",
-    "SCAN_OVERHEAD",
-    "SCORE_LATENCY",
     "SchedulerConfig",
 ]
 
-# PRED_LATENCY, SCAN_OVERHEAD, SCORE_LATENCY, RESUME_DELAY: the pipeline depths, defined with
-# the bit-exact model (the timing contract) and re-exported here.
 PREDICTORS = ("mean", "last")   # running mean of the ratios, or the last ratio
 PRIORITY_WIDTH = (len(F.PRIORITY_LEVELS) - 1).bit_length()
 LUT_VARIANT = 0                 # ``lut_w.payload.table`` values
@@ -58,15 +52,19 @@ class SchedulerConfig:
         ``"mean"`` (running mean of the measured/mean nnz ratios) or ``"last"``.
     counter_init : int
         Value of the free-running cycle counter after reset (tests start it near the wrap).
+    policy : str
+        Hardware scheduling policy (:data:`sw_scheduler.hw_policies.HW_POLICIES`; its
+        score unit in :mod:`rtl.scheduler.policies`).
     """
 
     lut: F.LutLayout
-    num_slots: int = 16
+    num_slots: int = F.DEFAULT_SLOTS
     score_width: int = F.SCORE_WIDTH
     time_width: int = F.TIME_WIDTH
     beta: int = F.BETA.quantize(F.DEFAULT_BETA)[0]
     predictor: str = "mean"
     counter_init: int = 0
+    policy: str = "dysta"
 
     def __post_init__(self):
         if not isinstance(self.lut, F.LutLayout):
@@ -87,6 +85,9 @@ class SchedulerConfig:
         if self.predictor not in PREDICTORS:
             raise ValueError(f"SchedulerConfig.predictor must be one of {PREDICTORS}, "
                              f"got {self.predictor!r}")
+        if self.policy not in HW_POLICIES:
+            raise ValueError(f"SchedulerConfig.policy must be one of {tuple(HW_POLICIES)}, "
+                             f"got {self.policy!r}")
         if not isinstance(self.counter_init, int) or not 0 <= self.counter_init < self.time_mod:
             raise ValueError(f"SchedulerConfig.counter_init must be in 0..{self.time_mod - 1}, "
                              f"got {self.counter_init!r}")

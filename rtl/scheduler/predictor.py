@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import PRED_LATENCY
+from sw_scheduler.timing import PRED_LATENCY
 
 from .layouts import PREDICTORS
 

@@ -1,4 +1,9 @@
-"""Score unit (SCORE_LATENCY-stage pipeline) and running argmin of the Dysta scheduler."""
+"""Score units (SCORE_LATENCY-stage pipelines) and the running argmin of the scheduler.
+
+Every hardware policy's score unit has :func:`score_signature`: one task-table entry per
+cycle in (its row, VARIANT and LAYER LUT words, a carried payload), its score out exactly
+``SCORE_LATENCY`` cycles later. The units are registered in :mod:`rtl.scheduler.policies`.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +12,63 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import SCORE_LATENCY
+from sw_scheduler.timing import SCORE_LATENCY
 
 from .predictor import saturate, saturate_shift
 
-__all__ = ["SCORE_LATENCY", "Argmin", "ScoreUnit"]
+__all__ = ["SCORE_LATENCY", "Argmin", "DystaScoreUnit", "score_signature"]
 
-class ScoreUnit(wiring.Component):
-    """Dysta score of one entry per cycle (``sw_scheduler.bitexact.score``), fully pipelined.
+
+def score_signature(config, payload_shape) -> wiring.Signature:
+    """The ports every score unit has (the policy seam).
+
+    ``i`` (always ready): ``row`` (``config.row_layout``), ``var``
+    (:data:`~sw_scheduler.formats.VARIANT_ENTRY`), ``lay``
+    (:data:`~sw_scheduler.formats.LAYER_ENTRY`, at the entry's next layer) and ``payload``
+    (carried unchanged); ``t`` (decision time) and ``recip_n`` (``RECIP[n_active]``), stable
+    while entries are in flight; ``o`` (always ready): ``score`` and ``payload`` of the entry
+    that entered ``SCORE_LATENCY`` cycles before.
+    """
+    return wiring.Signature({
+        "i": In(stream.Signature(data.StructLayout({
+            "row": config.row_layout, "var": F.VARIANT_ENTRY, "lay": F.LAYER_ENTRY,
+            "payload": payload_shape}), always_ready=True)),
+        "t": In(config.time_width),
+        "recip_n": In(F.RECIP.shape),
+        "o": Out(stream.Signature(data.StructLayout({
+            "score": unsigned(config.score_width), "payload": payload_shape}),
+            always_ready=True)),
+    })
+
+
+class DystaScoreUnit(wiring.Component):
+    """Dysta score of one entry per cycle (:func:`sw_scheduler.hw_policies.dysta_score`),
+    fully pipelined.
 
     Parameters
     ----------
-    time_width, score_width : int
-    beta : int
-        BETA code (a build constant).
+    config : SchedulerConfig
+        Time and score widths, ``beta`` (a build constant).
     payload_shape : shape
-        Carried unchanged from ``i`` to ``o`` (e.g. slot index + row).
+        Carried unchanged from ``i`` to ``o`` (e.g. the slot index).
 
     Members
     -------
-    i : In(stream, always_ready)
-        ``deadline, last_run`` (counter values), ``gamma`` (GAMMA), ``rem`` (REM LUT),
-        ``kinv_iso`` (KINV_ISO LUT), ``payload``.
-    t : In(time_width)     decision time; must be stable while entries are in flight
-    recip_n : In(RECIP)    ``RECIP[n_active]``; stable likewise
-    o : Out(stream, always_ready)
-        ``score`` and ``payload`` of the entry that entered ``SCORE_LATENCY`` cycles ago.
+    As :func:`score_signature`.
     """
 
-    def __init__(self, *, time_width: int, score_width: int, beta: int, payload_shape):
-        self._tw, self._sw, self._beta = time_width, score_width, beta
+    def __init__(self, config, payload_shape):
+        self._tw, self._sw, self._beta = config.time_width, config.score_width, config.beta
         self._payload_shape = payload_shape
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "deadline": unsigned(time_width), "last_run": unsigned(time_width),
-                "gamma": F.GAMMA.shape, "rem": F.REM.shape, "kinv_iso": F.KINV_ISO.shape,
-                "payload": payload_shape}), always_ready=True)),
-            "t": In(time_width),
-            "recip_n": In(F.RECIP.shape),
-            "o": Out(stream.Signature(data.StructLayout({
-                "score": unsigned(score_width), "payload": payload_shape}),
-                always_ready=True)),
-        })
+        super().__init__(score_signature(config, payload_shape))
 
     def elaborate(self, platform):
         tw, sw = self._tw, self._sw
         tmax = (1 << tw) - 1
         m = Module()
-        i = self.i.payload
+        p = self.i.payload
+        i = _DystaInputs(p.row.deadline, p.row.last_run, p.row.gamma, p.lay.rem, p.var.kinv_iso,
+                         p.payload)
         ps = self._payload_shape
 
         def stage(name, **fields):
@@ -115,6 +129,14 @@ class ScoreUnit(wiring.Component):
             self.o.payload.score.eq(saturate_shift(total, F.BETA.frac, sw)),
         ]
         return m
+
+
+class _DystaInputs:
+    """The fields the Dysta score reads from the seam's input bundle."""
+
+    def __init__(self, deadline, last_run, gamma, rem, kinv_iso, payload):
+        self.deadline, self.last_run, self.gamma = deadline, last_run, gamma
+        self.rem, self.kinv_iso, self.payload = rem, kinv_iso, payload
 
 
 class Argmin(wiring.Component):

@@ -7,18 +7,13 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_scheduler import formats as F
+from sw_scheduler.timing import PRED_LATENCY, RESUME_DELAY, SCAN_OVERHEAD, SCORE_LATENCY
 
-from .layouts import (
-    LUT_LAYER,
-    LUT_VARIANT,
-    PRED_LATENCY,
-    RESUME_DELAY,
-    SCAN_OVERHEAD,
-    SCORE_LATENCY,
-    SchedulerConfig,
-)
+from ..ports import WritePort
+from .layouts import LUT_LAYER, LUT_VARIANT, SchedulerConfig
+from .policies import score_unit
 from .predictor import Predictor
-from .score import Argmin, ScoreUnit
+from .score import Argmin
 from .table import TaskTable
 
 __all__ = ["DystaScheduler"]
@@ -32,6 +27,9 @@ assert RESUME_DELAY == 2 and 0 <= UPD_WRITE < SCAN_OVERHEAD
 
 class DystaScheduler(wiring.Component):
     """Sparsity-aware dynamic scheduler, one NPU layer in flight at a time.
+
+    The ranking is ``config.policy``'s score unit (:mod:`rtl.scheduler.policies`; Dysta by
+    default); everything else is common to every policy.
 
     Timing contract (absolute cycles; ``n`` = active requests; see docs/scheduler_rtl.md):
     IDLE (empty) accepts a request at ``a`` -> SCAN from ``a+1``. A SCAN starting at ``c``
@@ -58,10 +56,15 @@ class DystaScheduler(wiring.Component):
     npu_cmd : Out(stream.Signature(config.command_layout))
     npu_resp : In(stream.Signature(config.response_layout))
         ``ready`` while a command is in flight (RUN).
-    lut_w : In(stream.Signature(config.lut_write_layout))
+    lut_w : In(WritePort(config.lut_write_layout))
         Run-time LUT write: ``table`` LUT_VARIANT/LUT_LAYER, ``addr`` (LutLayout address),
-        ``data`` (packed VARIANT_ENTRY/LAYER_ENTRY); one word per valid cycle, ``ready``
-        always 1 (a plain port, for Verilog export). Reads see it from the next cycle.
+        ``data`` (packed VARIANT_ENTRY/LAYER_ENTRY); one word per valid cycle. Reads see it
+        from the next cycle.
+    time_w : In(WritePort(time_width))
+        Time-base load: in a cycle with ``valid``, ``now`` takes ``payload`` at the edge
+        instead of ``now + 1`` (a host synchronising the time base; the system simulation
+        jumps over quiet cycles with it). Deadlines and ``last_run`` are counter values,
+        so a load moves the scheduler's notion of time for every entry alike.
     now : Out(time_width)
         Free-running cycle counter, ``counter_init`` after reset, wraps modulo
         ``2**time_width``.
@@ -81,7 +84,8 @@ class DystaScheduler(wiring.Component):
             "completions": Out(stream.Signature(c.completion_layout)),
             "npu_cmd": Out(stream.Signature(c.command_layout)),
             "npu_resp": In(stream.Signature(c.response_layout)),
-            "lut_w": In(stream.Signature(c.lut_write_layout)),
+            "lut_w": In(WritePort(c.lut_write_layout)),
+            "time_w": In(WritePort(unsigned(c.time_width))),
             "now": Out(c.time_width, init=c.counter_init),
             "n_active": Out(c.count_width),
         })
@@ -95,7 +99,10 @@ class DystaScheduler(wiring.Component):
         lut = c.lut
         m = Module()
 
-        m.d.sync += self.now.eq(self.now + 1)
+        with m.If(self.time_w.valid):
+            m.d.sync += self.now.eq(self.time_w.payload)
+        with m.Else():
+            m.d.sync += self.now.eq(self.now + 1)
 
         # ---- memories ----
         m.submodules.variant_lut = vmem = memory.Memory(
@@ -111,7 +118,6 @@ class DystaScheduler(wiring.Component):
         v_wr, l_wr = vmem.write_port(), lmem.write_port()
         lw = self.lut_w.payload
         m.d.comb += [
-            self.lut_w.ready.eq(1),
             v_wr.addr.eq(lw.addr), v_wr.data.eq(lw.data),
             v_wr.en.eq(self.lut_w.valid & (lw.table == LUT_VARIANT)),
             l_wr.addr.eq(lw.addr), l_wr.data.eq(lw.data),
@@ -123,9 +129,7 @@ class DystaScheduler(wiring.Component):
         # ---- blocks ----
         item = data.StructLayout({"slot": unsigned(c.slot_bits), "row": c.row_layout})
         m.submodules.table = table = TaskTable(c)
-        m.submodules.score = score = ScoreUnit(time_width=c.time_width,
-                                               score_width=c.score_width, beta=c.beta,
-                                               payload_shape=item)
+        m.submodules.score = score = score_unit(c, item)
         m.submodules.argmin = argmin = Argmin(score_width=c.score_width, payload_shape=item)
         m.submodules.predictor = pred = Predictor(variant=c.predictor,
                                                   count_width=lut.layer_bits + 1)
@@ -196,11 +200,9 @@ class DystaScheduler(wiring.Component):
         m.d.sync += s2_upd.eq(s1_upd)
         m.d.comb += [
             score.i.valid.eq(s2_valid),
-            score.i.payload.deadline.eq(s2_sel.deadline),
-            score.i.payload.last_run.eq(s2_sel.last_run),
-            score.i.payload.gamma.eq(s2_sel.gamma),
-            score.i.payload.rem.eq(l_ent.rem),
-            score.i.payload.kinv_iso.eq(v_ent.kinv_iso),
+            score.i.payload.row.eq(s2_sel),
+            score.i.payload.var.eq(v_ent),
+            score.i.payload.lay.eq(l_ent),
             score.i.payload.payload.slot.eq(s2_slot),
             score.i.payload.payload.row.eq(s2_sel),
         ]

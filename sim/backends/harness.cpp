@@ -1,5 +1,6 @@
-// System harness for the Verilated Dysta scheduler (SimScheduler): the same per-cycle
-// contract as sim/backends/pysim.py (see sim/system.py and docs/simulation.md).
+// System harness for the Verilated Dysta scheduler (the netlist `make verilog` exports):
+// the same per-cycle contract as sim/backends/pysim.py (see sim/contract.py and
+// docs/simulation.md); fast-forward writes the scheduler's time-base port time_w.
 //
 // Usage: harness STIMULUS RESULT [VCD VCD_CYCLES]
 // STIMULUS (text): header line
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
 #endif
     dut->clk = 0; dut->rst = 0;
     dut->requests_valid = 0; dut->npu_cmd_ready = 1; dut->npu_resp_valid = 0;
-    dut->completions_ready = 1; dut->lut_w_valid = 0; dut->ff_load = 0;
+    dut->completions_ready = 1; dut->lut_w_valid = 0; dut->time_w_valid = 0;
     dut->eval();
 
     uint64_t k = 0, sim_cycles = 0, dec_cycles = 0, busy_cycles = 0, done = 0;
@@ -191,8 +192,8 @@ int main(int argc, char** argv) {
             }
             if (have && target > k + 1) {
                 jump = true;
-                dut->ff_load = 1;
-                dut->ff_value = (cinit + target) & tmask;
+                dut->time_w_valid = 1;
+                dut->time_w_payload = (cinit + target) & tmask;
             }
         }
         dut->clk = 1;
@@ -201,7 +202,7 @@ int main(int argc, char** argv) {
         if (vcd && sim_cycles < vcd_cycles) vcd->dump((uint64_t)(2 * sim_cycles + 1));
 #endif
         dut->clk = 0;
-        dut->ff_load = 0;
+        dut->time_w_valid = 0;
         dut->eval();
 #ifdef HARNESS_TRACE
         if (vcd && sim_cycles < vcd_cycles) vcd->dump((uint64_t)(2 * sim_cycles + 2));

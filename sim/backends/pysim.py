@@ -1,16 +1,19 @@
-"""Amaranth-simulator backend of the system harness (contract: :mod:`sim.system`).
+"""Amaranth-simulator backend of the system harness (contract: :mod:`sim.contract`).
 
 One testbench runs the whole harness cycle by cycle (inputs for cycle ``k``, settled
 outputs of cycle ``k``, handshakes, clock edge), fast-forwarding in-flight layers through
-the scheduler's ``ff_load`` port.
+the scheduler's time-base port ``time_w``.
 """
 
 from __future__ import annotations
 
 from amaranth.sim import Simulator
 
+from rtl.scheduler.top import DystaScheduler
 from rtl.simrun import run_simulation
+from sw_scheduler.bitexact import Decision, Retirement
 
+from ..contract import FF_SETTLE, SystemResult
 from ..driver import RequestDriver, pack_request
 
 __all__ = ["run_pysim"]
@@ -18,14 +21,13 @@ __all__ = ["run_pysim"]
 
 def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress=None,
               max_cycles=10**7):
-    """Run the harness on Amaranth's simulator; returns a :class:`sim.system.SystemResult`."""
-    from ..system import FF_SETTLE, SimScheduler, SystemResult
-
-    dut = SimScheduler(cfg, images)
+    """Run the harness on Amaranth's simulator; returns a :class:`sim.contract.SystemResult`."""
+    dut = DystaScheduler(cfg, images)
     drv = RequestDriver(hwreqs)
     res = SystemResult(backend="pysim", counter_init=cfg.counter_init, time_mod=cfg.time_mod)
     n_req = len(hwreqs)
     packed = {r.tag: pack_request(cfg, r) for r in hwreqs}
+    by_tag = {r.tag: r for r in hwreqs}
 
     async def harness(ctx):
         k = 0
@@ -65,7 +67,10 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
                     slot, layer = int(p.slot), int(p.layer)
                     tag = slots[slot]
                     lat, nnz_out = npu(tag, layer)
-                    res.decisions.append((k, slot, tag, layer, n_act, lat))
+                    q = by_tag[tag]
+                    res.decisions.append(Decision(k, slot, tag, q.model_id, q.pattern_id, layer,
+                                                  n_act, -1))
+                    res.latencies.append(lat)
                     res.npu_busy_cycles += lat
                     busy, due = True, k + lat
                     event = True
@@ -79,7 +84,8 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
                 last = slots.pop()
                 if i < len(slots):
                     slots[i] = last
-                res.completions.append((k, tag, int(p.finish)))
+                fin = int(p.finish)
+                res.completions.append(Retirement(k, tag, fin, res.finish_cycle(k, fin)))
                 if progress is not None:
                     progress.update(1)
                 event = True
@@ -93,12 +99,12 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
                     e = nxt if e is None else min(e, nxt)
                 if e is not None and e > k + 1:
                     jump = e
-                    ctx.set(dut.ff_load, 1)
-                    ctx.set(dut.ff_value, (cfg.counter_init + e) % cfg.time_mod)
+                    ctx.set(dut.time_w.valid, 1)
+                    ctx.set(dut.time_w.payload, (cfg.counter_init + e) % cfg.time_mod)
             await ctx.tick()
             res.sim_cycles += 1
             if jump is not None:
-                ctx.set(dut.ff_load, 0)
+                ctx.set(dut.time_w.valid, 0)
                 k = jump
             else:
                 k += 1

