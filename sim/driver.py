@@ -14,6 +14,7 @@ the driver state every backend runs with the same contract:
 
 from __future__ import annotations
 
+from sw_scheduler import formats as F
 from sw_scheduler.bitexact import encode_request
 from sw_scheduler.records import Request
 
@@ -26,7 +27,14 @@ def hw_requests(requests, config) -> list[Request]:
     Raises ValueError naming the request, the field and the value that does not fit.
     """
     out = sorted(requests, key=lambda q: (q.arrival, q.tag))
+    lut = config.lut
     for r in out:
+        for name, bits in (("tag", F.TAG_WIDTH), ("model_id", lut.model_bits),
+                           ("pattern_id", lut.pattern_bits)):
+            v = getattr(r, name)
+            if not 0 <= v < 1 << bits:
+                raise ValueError(f"request {r.tag}: field {name!r} = {v!r} does not fit "
+                                 f"{bits} bits")
         pack_request(config, r)
     return out
 

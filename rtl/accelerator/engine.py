@@ -140,9 +140,9 @@ class SparseEngine(wiring.Component):
             m.submodules[f"mem_{buf.name.lower()}"] = mem
             wp = mem.write_port()
             m.d.comb += [
-                wp.addr.eq(self.load.p.addr),
-                wp.data.eq(self.load.p.data[:Shape.cast(mem.shape).width]),
-                wp.en.eq(self.load.valid & (self.load.p.buf == buf)),
+                wp.addr.eq(self.load.payload.addr),
+                wp.data.eq(self.load.payload.data[:Shape.cast(mem.shape).width]),
+                wp.en.eq(self.load.valid & (self.load.payload.buf == buf)),
             ]
             rd[buf] = mem.read_port()
 

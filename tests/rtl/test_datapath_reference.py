@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 
 from rtl.accelerator.cycle_model import layer_cycles
-from sw_scheduler.timing import DRAIN_LATENCY, FLUSH_CYCLES, LAYER_OVERHEAD, ROW_OVERHEAD
-from traces.work import passes, work_count
 from rtl.accelerator.layouts import Activation
 from rtl.accelerator.reference import (
     LayerData,
@@ -16,6 +14,8 @@ from rtl.accelerator.reference import (
     out_entries,
     weight_words,
 )
+from sw_scheduler.timing import DRAIN_LATENCY, FLUSH_CYCLES, LAYER_OVERHEAD, ROW_OVERHEAD
+from traces.work import passes, work_count
 
 
 def _direct_conv(img, weight, stride, pad, groups):

@@ -6,8 +6,8 @@ import random
 from amaranth.sim import Simulator
 
 from rtl.accelerator.bitscan import BitScan
-from sw_scheduler.timing import MAC_LATENCY, SCAN_LATENCY
 from rtl.accelerator.lanes import LaneArray
+from sw_scheduler.timing import MAC_LATENCY, SCAN_LATENCY
 
 
 def test_bitscan_random_bitmaps():

@@ -8,13 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from sim.bench_datapath import real_tiles, run
 
 from rtl.accelerator.cycle_model import layer_cycles
-from traces.work import work_count
 from rtl.accelerator.engine import SparseEngine
 from rtl.accelerator.harness import simulate
 from rtl.accelerator.reference import layer_reference
+from sim.bench_datapath import real_tiles, run
+from traces.work import work_count
 
 
 @pytest.fixture(scope="module")

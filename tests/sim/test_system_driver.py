@@ -18,11 +18,11 @@ def test_driver_presents_in_order_and_logs_waits():
     reqs, cfg = _case()
     drv = RequestDriver(hw_requests(reqs, cfg))
     first = drv.requests[0]
-    assert drv.offer(first.cycle - 1) is None
-    assert drv.offer(first.cycle) is first
-    drv.accepted(first.cycle + 3)                 # held off 3 cycles
+    assert drv.offer(first.arrival - 1) is None
+    assert drv.offer(first.arrival) is first
+    drv.accepted(first.arrival + 3)                 # held off 3 cycles
     nxt = drv.requests[1]
-    assert drv.next_offer_cycle() == max(nxt.cycle, first.cycle + 4)
+    assert drv.next_offer_cycle() == max(nxt.arrival, first.arrival + 4)
     assert drv.waits() == {first.tag: 3}
 
 

@@ -14,24 +14,24 @@ def _variant(cycles, out_nnz, model="m", pattern="dense"):
     S, L = cycles.shape
     layers = tuple(Layer(name=f"l{j}", kind="fc", M=1, K=4, N=1000, groups=1, macs=4000,
                          out_size=1000, weight_density=1.0) for j in range(L))
-    return Variant(model=model, pattern=pattern, family="dense", level=0.0, ref_lanes=16,
+    return Variant(model=model, pattern=pattern, family="dense", level=0.0,
                    lane_options=(16,), layers=layers,
                    samples=tuple(f"s{i}" for i in range(S)),
                    in_nnz=np.zeros((S, L), np.int64), out_nnz=np.asarray(out_nnz, np.int64),
-                   work=np.zeros((S, L, 1), np.int64), cycles=cycles)
+                   work=np.zeros((S, L, 1), np.int64)), cycles
 
 
 def test_stats_by_hand():
-    v = _variant([[10, 20, 30], [30, 40, 50], [1000, 1000, 1000]],
-                 [[4, 0, 8], [6, 0, 2], [100, 100, 100]])
-    st = variant_stats(v, [0, 1])                 # sample 2 is held out: ignored
+    v, cyc = _variant([[10, 20, 30], [30, 40, 50], [1000, 1000, 1000]],
+                      [[4, 0, 8], [6, 0, 2], [100, 100, 100]])
+    st = variant_stats(v, cyc, [0, 1])            # sample 2 is held out: ignored
     assert st.mean_cycles.tolist() == [20, 30, 40]
     assert st.rem.tolist() == [90, 70, 40, 0]
     assert st.mean_nnz.tolist() == [5, 0, 5]
     assert st.inv_nnz.tolist() == [0.2, 0.0, 0.2]  # mean 0 -> 0 ("no info")
     assert st.iso == 90
     with pytest.raises(ValueError, match="no profiling samples"):
-        variant_stats(v, [])
+        variant_stats(v, cyc, [])
 
 
 def _tables(stats, **kw):

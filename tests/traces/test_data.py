@@ -11,9 +11,9 @@ import pytest
 
 from rtl.accelerator.cycle_model import layer_cycles, variant_cycles
 from sw_scheduler.formats import DEFAULT_LANES
-from traces.work import LANE_OPTIONS, passes, work_count
 from traces.extract import common
 from traces.format import PATTERN_FAMILIES, TRACE_ROOT, load_set
+from traces.work import LANE_OPTIONS, passes, work_count
 
 DATA = TRACE_ROOT / "data"
 SOURCES = TRACE_ROOT / "SOURCES.md"
@@ -50,7 +50,7 @@ def test_committed_traces_are_real_and_documented(traces):
 def test_cycles_follow_from_stored_work_at_every_lane_option(traces):
     """Traces store work counts for every lane option; the vectorised variant_cycles equals
     layer_cycles sample by sample."""
-    for (m, p), v in traces.items():
+    for v in traces.values():
         assert tuple(v.lane_options) == tuple(LANE_OPTIONS)
         for lanes in LANE_OPTIONS:
             cyc = variant_cycles(v, lanes)
