@@ -7,7 +7,7 @@ are taken wrap-safe (see :func:`time_diff`), which supports a horizon of
 ``2**(TIME_WIDTH-1)`` cycles between any two times that are compared
 (10.7 s at 200 MHz with 32 bits).
 
-Score (DESIGN.md), in these formats, for request ``i`` at cycle ``t``::
+Score (docs/design.md), in these formats, for request ``i`` at cycle ``t``::
 
     ratio_j   = (measured_nnz_j * INV_NNZ[m,p,j]) >> (INV_NNZ.frac - GAMMA.frac)   # GAMMA
     gamma_i   = running mean (sum * RECIP[n] >> RECIP.frac) or last ratio;   1.0 at start

@@ -148,7 +148,7 @@ class SDRM3(Policy):
 
 
 class Dysta(Policy):
-    """Dysta score (DESIGN.md), lowest first.
+    """Dysta score (docs/design.md), lowest first.
 
     ``rem = gamma * REM[m,p,l]``, ``urgency = max(0, deadline - now - rem)``,
     ``penalty = (now - last_run) / iso / n_active``,

@@ -15,7 +15,7 @@ from collections import deque
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-CLOCK_NS = 5  # 200 MHz, DESIGN.md's default accelerator clock
+CLOCK_NS = 5  # 200 MHz, docs/design.md's default accelerator clock
 
 
 def pauses(seed: int, p_pause: float):
