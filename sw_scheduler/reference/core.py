@@ -7,10 +7,11 @@ end of that layer (arrival cycle ``<=`` the decision cycle). Time is integer cyc
 
 Policy interface (:class:`Policy`): ``select(now, active) -> ActiveRequest`` plus the
 hooks ``on_arrival(now, r)`` and ``on_layer_done(now, r, layer, nnz)``. A policy that
-only defines ``score(now, x, n_active)`` (lowest wins; ties: earliest arrival, then
-lowest tag) written with numpy ufuncs so that ``x`` may hold scalars *or* arrays, and
-sets ``vector = True``, runs on the vectorised engine, which evaluates all active
-requests at once (same results, tested; much faster with long queues).
+only defines ``score(now, x, n_active)`` (lowest wins; ties: the attributes named in
+``ties``, then earliest arrival, then lowest tag) written with numpy ufuncs so that ``x``
+may hold scalars *or* arrays, and sets ``vector = True``, runs on the vectorised engine,
+which evaluates all active requests at once (same results, tested; much faster with long
+queues).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class Completion:
 
 
 class Policy:
-    """Base scheduling policy: lowest ``score`` wins; ties by arrival, then tag.
+    """Base scheduling policy: lowest ``score`` wins; ties by ``ties``, arrival, then tag.
 
     Parameters
     ----------
@@ -119,6 +120,7 @@ class Policy:
     name = "base"
     vector = False   # True: score() accepts array-valued request views
     stateful_select = False   # True: select must run even for a lone request (state update)
+    ties: tuple = ()   # request attributes breaking score ties (lowest first), before arrival
 
     def __init__(self, tables, *, gamma_mode: str = "mean"):
         if gamma_mode not in ("mean", "last"):
@@ -134,16 +136,21 @@ class Policy:
 
     def select(self, now: int, active: list) -> ActiveRequest:
         n = len(active)
+        ties = self.ties
         best, best_k = None, None
         for r in active:
-            k = (self.key(now, r, n), r.arrival, r.tag)
+            k = (self.key(now, r, n), *(getattr(r, f) for f in ties), r.arrival, r.tag)
             if best_k is None or k < best_k:
                 best, best_k = r, k
         return best
 
     def select_index(self, now: int, v, n_active: int) -> int:
         """Vector engine: position of the chosen request in the active arrays ``v``."""
-        return int(np.argmin(self.score(now, v, n_active)))  # first min = earliest arrival
+        sc = self.score(now, v, n_active)
+        if not self.ties:
+            return int(np.argmin(sc))               # first min = earliest arrival
+        # stable lexicographic sort: score, then the tie attributes, then position
+        return int(np.lexsort([getattr(v, f) for f in reversed(self.ties)] + [sc])[0])
 
     def on_arrival(self, now: int, r: ActiveRequest):
         pass

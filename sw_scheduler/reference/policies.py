@@ -5,8 +5,9 @@ Estimates a policy may use (``l`` = next layer, from the policy's static tables)
 cycles), ``next_est = mean_cycles[m,p,l]``. "-sparse" variants multiply ``rem``/``next``
 by the request's gamma (measured / mean output non-zeros of its executed layers).
 Each ``score`` is written with numpy ufuncs so that it evaluates one request (scalar
-engine) or all active requests at once (vector engine). Semantics and the places where
-we differ from the paper's artifact: ``docs/scheduling.md``.
+engine) or all active requests at once (vector engine). SJF breaks ties of its estimate
+by earliest deadline (``sjf-fcfs``: by arrival); EDF runs the earliest absolute deadline.
+Semantics and the places where we differ from the paper's artifact: ``docs/scheduling.md``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import numpy as np
 
 from .core import Policy
 
-__all__ = ["FCFS", "POLICIES", "PREMA", "SDRM3", "SJF", "Dysta", "DystaOracle", "Planaria",
-           "make_policy", "policy_names"]
+__all__ = ["EDF", "FCFS", "POLICIES", "PREMA", "SDRM3", "SJF", "Dysta", "DystaOracle",
+           "Planaria", "make_policy", "policy_names"]
 
 
 class FCFS(Policy):
@@ -30,17 +31,37 @@ class FCFS(Policy):
 
 
 class SJF(Policy):
-    """Shortest (estimated remaining) job first."""
+    """Shortest (estimated remaining) job first.
+
+    Ties of the estimate (every request of one variant at the same layer has the same
+    one) go to the earliest absolute deadline, then arrival, then tag; with
+    ``ties="fcfs"`` (``sjf-fcfs``) straight to arrival, then tag. Requests of one variant
+    under one SLO multiplier have their deadlines in arrival order, so the two differ only
+    when different variants' estimates tie or deadlines are not arrival-ordered.
+    """
 
     name = "sjf"
     vector = True
 
-    def __init__(self, tables, *, sparse: bool = False, **kw):
+    def __init__(self, tables, *, sparse: bool = False, ties: str = "deadline", **kw):
         super().__init__(tables, **kw)
+        if ties not in ("deadline", "fcfs"):
+            raise ValueError(f"ties must be 'deadline' or 'fcfs', got {ties!r}")
         self.sparse = sparse
+        self.ties = ("deadline",) if ties == "deadline" else ()
 
     def score(self, now, x, n_active):
         return x.gamma * x.rem_est if self.sparse else x.rem_est * 1.0
+
+
+class EDF(Policy):
+    """Earliest (absolute) deadline first; ties: arrival, then tag."""
+
+    name = "edf"
+    vector = True
+
+    def score(self, now, x, n_active):
+        return x.deadline * 1.0
 
 
 class PREMA(Policy):
@@ -197,6 +218,8 @@ POLICIES = {
     "fcfs": lambda t, **kw: FCFS(t, **kw),
     "sjf": lambda t, **kw: SJF(t, **kw),
     "sjf-sparse": lambda t, **kw: SJF(t, sparse=True, **kw),
+    "sjf-fcfs": lambda t, **kw: SJF(t, ties="fcfs", **kw),
+    "edf": lambda t, **kw: EDF(t, **kw),
     "prema": lambda t, **kw: PREMA(t, **kw),
     "prema-sparse": lambda t, **kw: PREMA(t, sparse=True, **kw),
     "planaria": lambda t, **kw: Planaria(t, **kw),
