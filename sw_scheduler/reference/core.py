@@ -7,13 +7,25 @@ end of that layer (arrival cycle ``<=`` the decision cycle). Time is integer cyc
 
 Policy interface (:class:`Policy`): ``select(now, active) -> ActiveRequest`` plus the
 hooks ``on_arrival(now, r)`` and ``on_layer_done(now, r, layer, nnz)``. A policy that
-only defines ``score(now, x, n_active)`` (lowest wins; ties: earliest arrival, then
-lowest tag) written with numpy ufuncs so that ``x`` may hold scalars *or* arrays, and
-sets ``vector = True``, runs on the vectorised engine, which evaluates all active
-requests at once (same results, tested; much faster with long queues).
+only defines ``score(now, x, n_active)`` (lowest wins; ties: the attributes named in
+``ties``, then earliest arrival, then lowest tag) written with numpy ufuncs so that ``x``
+may hold scalars *or* arrays, and sets ``vector = True``, runs on the vectorised engine,
+which evaluates all active requests at once.
+
+Engines (``simulate(..., engine=)``), all giving the same schedule (tested): ``"scalar"``
+(the plain definition above, any policy), ``"vector"`` (numpy over the active set) and
+``"fast"`` (the package's own policies: a pure-Python decision rule per policy from
+``Policy._fast_kernel``, requests alone on the accelerator run straight to the next
+arrival, policies whose waiting requests' keys are constant keep them in a heap, and the
+vector kernels take over while the active set is large).
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from heapq import heappop, heappush, heapreplace
+from itertools import accumulate, pairwise
 
 import numpy as np
 
@@ -90,7 +102,7 @@ class ActiveRequest:
 
 
 class Policy:
-    """Base scheduling policy: lowest ``score`` wins; ties by arrival, then tag.
+    """Base scheduling policy: lowest ``score`` wins; ties by ``ties``, arrival, then tag.
 
     Parameters
     ----------
@@ -103,6 +115,7 @@ class Policy:
     name = "base"
     vector = False   # True: score() accepts array-valued request views
     stateful_select = False   # True: select must run even for a lone request (state update)
+    ties: tuple = ()   # request attributes breaking score ties (lowest first), before arrival
 
     def __init__(self, tables, *, gamma_mode: str = "mean"):
         if gamma_mode not in ("mean", "last"):
@@ -118,16 +131,21 @@ class Policy:
 
     def select(self, now: int, active: list) -> ActiveRequest:
         n = len(active)
+        ties = self.ties
         best, best_k = None, None
         for r in active:
-            k = (self.key(now, r, n), r.arrival, r.tag)
+            k = (self.key(now, r, n), *(getattr(r, f) for f in ties), r.arrival, r.tag)
             if best_k is None or k < best_k:
                 best, best_k = r, k
         return best
 
     def select_index(self, now: int, v, n_active: int) -> int:
         """Vector engine: position of the chosen request in the active arrays ``v``."""
-        return int(np.argmin(self.score(now, v, n_active)))  # first min = earliest arrival
+        sc = self.score(now, v, n_active)
+        if not self.ties:
+            return int(np.argmin(sc))               # first min = earliest arrival
+        # stable lexicographic sort: score, then the tie attributes, then position
+        return int(np.lexsort([getattr(v, f) for f in reversed(self.ties)] + [sc])[0])
 
     def on_arrival(self, now: int, r: ActiveRequest):
         pass
@@ -142,29 +160,72 @@ class Policy:
         if g is not None:
             r.gamma = g
 
+    def _fast_kernel(self):
+        """The policy's decision rule for the fast engine (:class:`_Kernel`), or ``None``."""
+
+
+@dataclass
+class _Kernel:
+    """Pure-Python decision rule of one policy for the fast engine.
+
+    Exactly one of ``pick`` / ``key``. The rule reads the :class:`_Job` fields
+    ``arrival, deadline, priority, tag, layer, last_run, gamma, rem_est, next_est,
+    iso_est, token, token_time, pre`` (prefix sums of the true cycles) and ``iso`` and must
+    compute the policy's score with the same float operations, in the same order, as its
+    ``score`` (bit-identical schedules).
+
+    pick : ``pick(now, jobs) -> job``
+        Scan rule over the active jobs (in arrival, tag order; first best wins).
+    key : ``key(job) -> tuple``
+        Complete order (lowest runs) that depends on the job's own state only, so it
+        changes only for the job that ran (heap of waiting jobs).
+    monotone : ``"always"`` / ``"rem"`` / ``"never"``
+        ``key`` never increases while a job runs (always, or when the variant's ``rem``
+        table is non-increasing): a running job keeps running until the next arrival.
+    stateful : bool
+        ``pick`` updates state and must run even for a lone job.
+    gamma : bool
+        The rule reads ``gamma`` (the engine maintains it only then).
+    on_arrival : ``on_arrival(now, job)`` or None
+    """
+
+    pick: object = None
+    key: object = None
+    monotone: str = "never"
+    stateful: bool = False
+    gamma: bool = False
+    on_arrival: object = None
+
 
 def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completion]:
     """Run ``requests`` (any order) under ``policy``; return completions in finish order.
 
-    ``engine``: ``"scalar"`` (ActiveRequest objects, any policy), ``"vector"`` (numpy,
-    policies with ``vector = True``) or ``"auto"`` (vector unless the policy's class
-    overrides ``select``/``on_arrival``/``on_layer_done`` outside this package). Checks conservation: every request
-    completes exactly once, never before ``arrival + iso``.
+    ``engine``: ``"scalar"`` (ActiveRequest objects, any policy; the definition),
+    ``"vector"`` (numpy, policies with ``vector = True``), ``"fast"`` (this package's
+    policies, unsubclassed outside it) or ``"auto"`` (fast, else vector unless the
+    policy's class overrides ``select``/``on_arrival``/``on_layer_done`` outside this
+    package, else scalar). Checks conservation: every request completes exactly once,
+    never before ``arrival + iso``.
     """
     reqs = sorted(requests, key=lambda q: (q.arrival, q.tag))
     tags = [q.tag for q in reqs]
     if len(set(tags)) != len(tags):
         raise ValueError("simulate: request tags must be unique")
+    kern = policy._fast_kernel() if engine in ("auto", "fast") and _fast_ok(policy) else None
     if engine == "auto":
-        engine = "vector" if _vector_ok(policy) else "scalar"
-    if engine == "vector":
+        engine = "fast" if kern else "vector" if _vector_ok(policy) else "scalar"
+    if engine == "fast":
+        if kern is None:
+            raise ValueError(f"policy {policy.name!r} has no fast-engine rule")
+        done = _run_fast(reqs, policy, kern)
+    elif engine == "vector":
         if not policy.vector:
             raise ValueError(f"policy {policy.name!r} has no vectorised score")
         done = _run_vector(reqs, policy)
     elif engine == "scalar":
         done = _run_scalar(reqs, policy)
     else:
-        raise ValueError(f"engine must be 'auto', 'scalar' or 'vector', got {engine!r}")
+        raise ValueError(f"engine must be 'auto', 'scalar', 'vector' or 'fast', got {engine!r}")
     check_conservation(reqs, done, where=f"reference {policy.name}")
     return done
 
@@ -180,6 +241,14 @@ def _vector_ok(policy) -> bool:
     cls = type(policy)
     return all(getattr(cls, h).__module__.startswith(__package__)
                for h in ("select", "on_arrival", "on_layer_done"))
+
+
+def _fast_ok(policy) -> bool:
+    """Fast engine only for this package's own classes (any outside subclass may change
+    ``score`` or a hook, which the per-policy rule would not see) that provide a rule."""
+    if any(callable(v) for v in vars(policy).values()):    # e.g. an instance-level score
+        return False
+    return all(c is object or c.__module__.startswith(__package__) for c in type(policy).__mro__)
 
 
 def _completion(q, now):
@@ -233,6 +302,10 @@ class _State:
 
     def append(self, rows: list[dict]):
         n, r = self._n, len(rows)
+        if n + r > self._m.shape[1]:            # grow (the vector engine sizes it up front)
+            m = np.zeros((len(self.FIELDS), max(2 * self._m.shape[1], n + r)), np.float64)
+            m[:, :n] = self._m[:, :n]
+            self._m = m
         self._m[:, n:n + r] = [[row[f] for row in rows] for f in self.FIELDS]
         self._n = n + r
         self._refresh()
@@ -307,3 +380,206 @@ def _run_vector(reqs, policy):
             s.rem_est[j] = rem_t[lay]
             s.next_est[j] = mc_t[lay]
     return done
+
+
+class _Job:
+    """Fast-engine state of one admitted request (see :class:`_Kernel` for the fields a
+    decision rule reads)."""
+
+    __slots__ = ("arrival", "deadline", "gamma", "gammas", "iso", "iso_est", "last_run",
+                 "layer", "mono", "n_layers", "next_est", "next_tab", "pre", "priority", "q",
+                 "rem_est", "rem_tab", "tag", "token", "token_time")
+
+
+def _gammas(mode, nnz, mean):
+    """Gamma after ``k`` executed layers, ``k = 0..L`` (the :func:`gamma_step` sequence)."""
+    out = [1.0]
+    g, rsum, rn = 1.0, 0.0, 0
+    last = mode == "last"
+    for z, m in zip(nnz, mean):
+        if m > 0:
+            if last:
+                g = z / m
+            else:
+                rsum += z / m
+                rn += 1
+                g = rsum / rn
+        out.append(g)
+    return out
+
+
+def _run_fast(reqs, policy, kern):
+    tables = policy.tables
+    mode = policy.gamma_mode
+    use_gamma = kern.gamma
+    mono_kind = kern.monotone
+    cache = {}
+
+    def variant(model, pattern):
+        st = tables.get(model, pattern)
+        rem = st.rem.tolist()
+        mono = mono_kind == "always" or (
+            mono_kind == "rem" and all(a >= b for a, b in pairwise(rem)))
+        t = cache[(model, pattern)] = (rem, st.mean_cycles.tolist(), st.mean_nnz.tolist(),
+                                       st.iso, mono)
+        return t
+
+    def new_job(q):
+        t = cache.get((q.model, q.pattern)) or variant(q.model, q.pattern)
+        j = _Job()
+        j.q = q
+        j.tag = q.tag
+        j.arrival = j.last_run = j.token_time = q.arrival
+        j.deadline = q.deadline
+        j.priority = q.priority
+        j.layer = 0
+        j.pre = pre = list(accumulate(q.cycles, initial=0))
+        j.n_layers = len(pre) - 1
+        j.iso = pre[-1]
+        j.rem_tab, j.next_tab, nnz, j.iso_est, j.mono = t
+        j.rem_est = j.rem_tab[0]
+        j.next_est = j.next_tab[0]
+        j.gamma = 1.0
+        j.gammas = _gammas(mode, q.out_nnz, nnz) if use_gamma else None
+        j.token = 0.0
+        return j
+
+    if kern.key is not None:
+        return _run_heap(reqs, kern, new_job)
+    return _run_scan(reqs, policy, kern, new_job)
+
+
+def _finish(j, now):
+    q = j.q
+    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, j.iso, q.priority)
+
+
+def _run_heap(reqs, kern, new_job):
+    """Static-key policies: waiting jobs in a heap by key; only the running job's key moves."""
+    key, use_gamma = kern.key, kern.gamma
+    arrive = kern.on_arrival
+    heap, done = [], []
+    run = rk = None
+    now, i, n = 0, 0, len(reqs)
+    while True:
+        if run is None and not heap:
+            if i >= n:
+                return done
+            now = max(now, reqs[i].arrival)
+        while i < n and reqs[i].arrival <= now:
+            j = new_job(reqs[i])
+            if arrive is not None:
+                arrive(now, j)
+            heappush(heap, (*key(j), j))
+            i += 1
+        if run is None:
+            rk = heappop(heap)
+            run = rk[-1]
+        elif heap and heap[0] < rk:
+            rk = heapreplace(heap, rk)
+            run = rk[-1]
+        pre, lay, end = run.pre, run.layer, run.n_layers
+        if run.mono or not heap:       # keeps running (or alone) until the next arrival
+            k = bisect_left(pre, reqs[i].arrival - now + pre[lay], lay + 1, end) if i < n else end
+        else:
+            k = lay + 1
+        now += pre[k] - pre[lay]
+        run.last_run = now
+        if k == end:
+            done.append(_finish(run, now))
+            run = None
+        else:
+            run.layer = k
+            run.rem_est = run.rem_tab[k]
+            run.next_est = run.next_tab[k]
+            if use_gamma:
+                run.gamma = run.gammas[k]
+            rk = (*key(run), run)
+
+
+# The fast engine's scan policies hand the decisions to the policy's vector kernel while
+# more than _VEC_ON requests are active, and take them back below _VEC_OFF (hysteresis).
+_VEC_ON, _VEC_OFF = 64, 32
+
+
+def _job_row(j):
+    return {"arrival": j.arrival, "deadline": j.deadline, "priority": j.priority, "tag": j.tag,
+            "last_run": j.last_run, "gamma": j.gamma, "token": j.token,
+            "token_time": j.token_time, "rem_est": j.rem_est, "next_est": j.next_est,
+            "iso_est": j.iso_est, "rem_true": j.iso - j.pre[j.layer], "iso_true": j.iso}
+
+
+def _run_scan(reqs, policy, kern, new_job):
+    """Scan policies: the rule looks at every active job at every decision; a lone job
+    runs straight to the next arrival; large active sets go to the vector kernel."""
+    pick, stateful, use_gamma = kern.pick, kern.stateful, kern.gamma
+    arrive = kern.on_arrival
+    vec = policy.vector
+    act, done = [], []
+    s = None                        # _State of act while the vector kernel decides
+    now, i, n = 0, 0, len(reqs)
+    while True:
+        if not act:
+            if i >= n:
+                return done
+            now = max(now, reqs[i].arrival)
+        while i < n and reqs[i].arrival <= now:
+            j = new_job(reqs[i])
+            act.append(j)
+            if s is not None:
+                s.append([_job_row(j)])
+                policy.on_arrival_vector(now, s, len(act) - 1)
+            elif arrive is not None:
+                arrive(now, j)
+            i += 1
+        na = len(act)
+        if s is not None:
+            if na < _VEC_OFF:               # back to the Python rule: policy state to the jobs
+                for j, tok, tt in zip(act, s.token.tolist(), s.token_time.tolist()):
+                    j.token, j.token_time = tok, int(tt)
+                s = None
+        elif na > _VEC_ON and vec:
+            s = _State(2 * na)
+            s.append([_job_row(j) for j in act])
+        if s is not None:
+            x = policy.select_index(now, s, na)
+            r = act[x]
+            pre, lay, end = r.pre, r.layer, r.n_layers
+            k = lay + 1
+            c = pre[k] - pre[lay]
+            now += c
+            r.last_run = now
+            if k == end:
+                s.delete(x)
+                del act[x]
+                done.append(_finish(r, now))
+            else:
+                s.last_run[x] = now
+                s.rem_true[x] -= c
+                r.layer = k
+                s.rem_est[x] = r.rem_est = r.rem_tab[k]
+                s.next_est[x] = r.next_est = r.next_tab[k]
+                if use_gamma:
+                    s.gamma[x] = r.gamma = r.gammas[k]
+            continue
+        if na == 1:
+            r = act[0]
+            if stateful:
+                pick(now, act)
+            pre, lay, end = r.pre, r.layer, r.n_layers
+            k = bisect_left(pre, reqs[i].arrival - now + pre[lay], lay + 1, end) if i < n else end
+        else:
+            r = pick(now, act)
+            pre, lay, end = r.pre, r.layer, r.n_layers
+            k = lay + 1
+        now += pre[k] - pre[lay]
+        r.last_run = now
+        if k == end:
+            act.remove(r)
+            done.append(_finish(r, now))
+        else:
+            r.layer = k
+            r.rem_est = r.rem_tab[k]
+            r.next_est = r.next_tab[k]
+            if use_gamma:
+                r.gamma = r.gammas[k]

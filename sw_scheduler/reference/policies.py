@@ -5,18 +5,25 @@ Estimates a policy may use (``l`` = next layer, from the policy's static tables)
 cycles), ``next_est = mean_cycles[m,p,l]``. "-sparse" variants multiply ``rem``/``next``
 by the request's gamma (measured / mean output non-zeros of its executed layers).
 Each ``score`` is written with numpy ufuncs so that it evaluates one request (scalar
-engine) or all active requests at once (vector engine). Semantics and the places where
-we differ from the paper's artifact: ``docs/scheduling.md``.
+engine) or all active requests at once (vector engine); ``_fast_kernel`` restates it in
+plain Python, same operations in the same order, for the fast engine. SJF breaks ties of
+its estimate by earliest deadline (``sjf-fcfs``: by arrival); EDF runs the earliest
+absolute deadline. Semantics and the places where we differ from the paper's artifact:
+``docs/scheduling.md``.
 """
+
+# The _fast_kernel rules compare inline instead of calling max()/min(): their decisions run
+# ~1.7x faster on arvr (measured), and the values are the same.
+# ruff: noqa: PLR1730, FURB136
 
 from __future__ import annotations
 
 import numpy as np
 
-from .core import Policy
+from .core import Policy, _Kernel
 
-__all__ = ["FCFS", "POLICIES", "PREMA", "SDRM3", "SJF", "Dysta", "DystaOracle", "Planaria",
-           "make_policy", "policy_names"]
+__all__ = ["EDF", "FCFS", "POLICIES", "PREMA", "SDRM3", "SJF", "Dysta", "DystaOracle",
+           "Planaria", "make_policy", "policy_names"]
 
 
 class FCFS(Policy):
@@ -28,19 +35,65 @@ class FCFS(Policy):
     def score(self, now, x, n_active):
         return x.arrival * 1.0
 
+    def _fast_kernel(self):
+        return _Kernel(key=lambda r: (r.arrival, r.tag), monotone="always")
+
 
 class SJF(Policy):
-    """Shortest (estimated remaining) job first."""
+    """Shortest (estimated remaining) job first.
+
+    Ties of the estimate (every request of one variant at the same layer has the same
+    one) go to the earliest absolute deadline, then arrival, then tag; with
+    ``ties="fcfs"`` (``sjf-fcfs``) straight to arrival, then tag. Requests of one variant
+    under one SLO multiplier have their deadlines in arrival order, so the two differ only
+    when different variants' estimates tie or deadlines are not arrival-ordered.
+    """
 
     name = "sjf"
     vector = True
 
-    def __init__(self, tables, *, sparse: bool = False, **kw):
+    def __init__(self, tables, *, sparse: bool = False, ties: str = "deadline", **kw):
         super().__init__(tables, **kw)
+        if ties not in ("deadline", "fcfs"):
+            raise ValueError(f"ties must be 'deadline' or 'fcfs', got {ties!r}")
         self.sparse = sparse
+        self.ties = ("deadline",) if ties == "deadline" else ()
 
     def score(self, now, x, n_active):
         return x.gamma * x.rem_est if self.sparse else x.rem_est * 1.0
+
+    def _fast_kernel(self):
+        by_deadline = self.ties == ("deadline",)
+        if self.ties not in ((), ("deadline",)):
+            return None
+        if self.sparse:
+            if by_deadline:
+                def key(r):
+                    return (r.gamma * r.rem_est, r.deadline, r.arrival, r.tag)
+            else:
+                def key(r):
+                    return (r.gamma * r.rem_est, r.arrival, r.tag)
+            return _Kernel(key=key, gamma=True)
+        if by_deadline:
+            def key(r):
+                return (r.rem_est, r.deadline, r.arrival, r.tag)
+        else:
+            def key(r):
+                return (r.rem_est, r.arrival, r.tag)
+        return _Kernel(key=key, monotone="rem")
+
+
+class EDF(Policy):
+    """Earliest (absolute) deadline first; ties: arrival, then tag."""
+
+    name = "edf"
+    vector = True
+
+    def score(self, now, x, n_active):
+        return x.deadline * 1.0
+
+    def _fast_kernel(self):
+        return _Kernel(key=lambda r: (r.deadline, r.arrival, r.tag), monotone="always")
 
 
 class PREMA(Policy):
@@ -107,6 +160,34 @@ class PREMA(Policy):
         k = np.where(v.token >= self._threshold(v.token.max()), self._est(v), np.inf)
         return int(np.argmin(k))
 
+    def _fast_kernel(self):
+        sparse = self.sparse
+
+        def on_arrival(now, r):
+            r.token = float(r.priority)
+            r.token_time = now
+
+        def pick(now, act):
+            top = 0.0
+            for r in act:
+                lr, tt = r.last_run, r.token_time
+                waited = now - (tt if tt > lr else lr)
+                if waited > 0:
+                    r.token += r.priority * waited / r.iso_est
+                r.token_time = now
+                if r.token > top:
+                    top = r.token
+            thr = 9.0 if top >= 9 else 3.0 if top >= 3 else 1.0
+            best, be = None, None
+            for r in act:
+                if r.token >= thr:
+                    e = r.gamma * r.rem_est if sparse else r.rem_est
+                    if be is None or e < be:
+                        best, be = r, e
+            return best
+
+        return _Kernel(pick=pick, stateful=True, gamma=sparse, on_arrival=on_arrival)
+
 
 class Planaria(Policy):
     """Planaria (MICRO 2020) style: highest ``priority / slack`` first.
@@ -120,6 +201,18 @@ class Planaria(Policy):
 
     def score(self, now, x, n_active):
         return -(x.priority / np.maximum(x.deadline - now - x.rem_est, 1.0))
+
+    def _fast_kernel(self):
+        def pick(now, act):
+            best, bs = None, None
+            for r in act:
+                slack = r.deadline - now - r.rem_est
+                s = r.priority / (slack if slack > 1.0 else 1.0)
+                if bs is None or s > bs:             # highest priority / slack
+                    best, bs = r, s
+            return best
+
+        return _Kernel(pick=pick)
 
 
 class SDRM3(Policy):
@@ -145,6 +238,28 @@ class SDRM3(Policy):
         urgency = np.where(left <= 0, 1.0, np.minimum(1.0, rem / np.maximum(left, 1.0)))
         nxt = np.maximum(g * x.next_est, 1.0)
         return -(urgency + self.alpha * (now - x.last_run) / nxt)
+
+    def _fast_kernel(self):
+        sparse, alpha = self.sparse, self.alpha
+
+        def pick(now, act):
+            best, bs = None, None
+            for r in act:
+                g = r.gamma if sparse else 1.0
+                left = r.deadline - now
+                if left <= 0:
+                    u = 1.0
+                else:
+                    u = g * r.rem_est / (left if left > 1.0 else 1.0)
+                    if u > 1.0:
+                        u = 1.0
+                nxt = g * r.next_est
+                s = u + alpha * (now - r.last_run) / (nxt if nxt > 1.0 else 1.0)
+                if bs is None or s > bs:             # highest urgency + alpha * fairness
+                    best, bs = r, s
+            return best
+
+        return _Kernel(pick=pick, gamma=sparse)
 
 
 class Dysta(Policy):
@@ -176,6 +291,24 @@ class Dysta(Policy):
         pen = (now - x.last_run) / self.isolated(x) / n_active
         return rem + self.beta * (urgency + self.kappa * pen)
 
+    def _fast_kernel(self):
+        beta, kappa = self.beta, self.kappa
+
+        def pick(now, act):
+            n = len(act)
+            best, bs = None, None
+            for r in act:
+                rem = r.gamma * r.rem_est
+                u = r.deadline - now - rem
+                if u < 0.0:
+                    u = 0.0
+                s = rem + beta * (u + kappa * ((now - r.last_run) / r.iso_est / n))
+                if bs is None or s < bs:
+                    best, bs = r, s
+            return best
+
+        return _Kernel(pick=pick, gamma=True)
+
 
 class DystaOracle(Dysta):
     """Dysta score with the true remaining and true isolated cycles of the sample."""
@@ -188,6 +321,24 @@ class DystaOracle(Dysta):
     def isolated(self, x):
         return x.iso_true
 
+    def _fast_kernel(self):
+        beta, kappa = self.beta, self.kappa
+
+        def pick(now, act):
+            n = len(act)
+            best, bs = None, None
+            for r in act:
+                rem = float(r.iso - r.pre[r.layer])
+                u = r.deadline - now - rem
+                if u < 0.0:
+                    u = 0.0
+                s = rem + beta * (u + kappa * ((now - r.last_run) / r.iso / n))
+                if bs is None or s < bs:
+                    best, bs = r, s
+            return best
+
+        return _Kernel(pick=pick)
+
 
 def _nopattern(tables, **kw):
     return Dysta(tables.pattern_averaged(), **kw)
@@ -197,6 +348,8 @@ POLICIES = {
     "fcfs": lambda t, **kw: FCFS(t, **kw),
     "sjf": lambda t, **kw: SJF(t, **kw),
     "sjf-sparse": lambda t, **kw: SJF(t, sparse=True, **kw),
+    "sjf-fcfs": lambda t, **kw: SJF(t, ties="fcfs", **kw),
+    "edf": lambda t, **kw: EDF(t, **kw),
     "prema": lambda t, **kw: PREMA(t, **kw),
     "prema-sparse": lambda t, **kw: PREMA(t, sparse=True, **kw),
     "planaria": lambda t, **kw: Planaria(t, **kw),
