@@ -20,6 +20,7 @@ RATE     ?=
 SLO      ?=
 N        ?=
 SEED     ?=
+PROTOCOL ?= fair# comparison protocol: fair | paper (docs/scheduling.md)
 BACKEND  ?= verilator# cycle-accurate dysta-hw: verilator | pysim | reference (models only)
 OUT      ?= out
 VCD      ?=
@@ -37,7 +38,7 @@ JOBS     ?= 2
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
-	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= OUT= VCD=1"
+	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= PROTOCOL=fair|paper OUT= VCD=1"
 	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full"
 
 $(STAMP): pyproject.toml
@@ -62,7 +63,7 @@ sim: $(STAMP)  ## run a scenario: WORKLOAD=arvr [SCHED= RATE= SLO= N= SEED= BACK
 	$(PY) -m sim run --workload $(WORKLOAD) --out $(OUT) \
 	  $(if $(SCHED),--sched $(SCHED)) $(if $(RATE),--rate $(RATE)) $(if $(SLO),--slo $(SLO)) \
 	  $(if $(N),--n $(N)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
-	  --slots $(SLOTS) --lanes $(LANES) $(if $(VCD),--vcd)
+	  --slots $(SLOTS) --lanes $(LANES) --protocol $(PROTOCOL) $(if $(VCD),--vcd)
 
 test: $(STAMP)  ## run every test (unit, Amaranth simulation, cocotb on exported Verilog)
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) -q $(ARGS)

@@ -41,6 +41,7 @@ from traces.format import TraceError
 from .hw_row import HwMismatch, hw_backend
 from .metrics import METRIC_KEYS, compute_metrics
 from .plots import plot_point, plot_sweep
+from .protocols import PROTOCOLS
 from .workload import Workload, load_workload
 
 __all__ = ["BACKENDS", "RunContext", "main", "register_backend", "run_point"]
@@ -93,8 +94,11 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
     reqs = wl.requests(rate=rate, slo=slo, n=n, seed=seed, tables=tables)
     out_dir.mkdir(parents=True, exist_ok=True)
     sched_res = {}
+    rules = wl.rules
+    averaged = None if rules.baselines_pattern_aware else tables.pattern_averaged()
     for name in scheds:
-        comp = simulate(reqs, make_policy(name, tables))
+        comp = simulate(reqs, make_policy(name, tables if rules.uses_pattern_tables(name)
+                                          else averaged))
         sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": REFERENCE}
         if progress is not None:
             progress.update(1)
@@ -115,7 +119,7 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
             "clock_hz": wl.clock_hz, "profile_fraction": wl.profile_fraction,
             "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
-            "slots": slots, "lanes": wl.lanes,
+            "slots": slots, "lanes": wl.lanes, "protocol": wl.protocol,
             "schedulers": list(scheds), "lut_saturated": images.saturated,
         },
     }
@@ -141,7 +145,7 @@ def _write_csv(path, points):
 def format_table(res: dict) -> str:
     c = res["config"]
     lines = [f"{c['workload']}: rate {_fmt(c['rate'])}/s, SLO x{_fmt(c['slo'])}, "
-             f"{c['n']} requests, seed {c['seed']}"
+             f"{c['n']} requests, seed {c['seed']}, protocol {c['protocol']}"
              + ("  [FIXTURE traces: not a benchmark]" if c["fixture_traces"] else ""),
              (f"{'scheduler':18s} {'viol%':>7s} {'ANTT':>8s} {'STP/s':>10s} {'p99 ms':>9s} "
              f"{'fair':>6s}")]
@@ -179,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default=DEFAULT_BACKEND,
                    help="scheduler RTL backend beside the reference models: verilator "
                         "(default), pysim, or reference (models only)")
+    r.add_argument("--protocol", default="fair", choices=sorted(PROTOCOLS),
+                   help="comparison protocol (docs/scheduling.md): fair (default) or paper")
     r.add_argument("--slots", type=int, default=DEFAULT_SLOTS,
                    help=f"scheduler task-table slots (default {DEFAULT_SLOTS})")
     r.add_argument("--lanes", type=int, default=DEFAULT_LANES,
@@ -196,7 +202,7 @@ def cmd_run(a) -> int:
         print(f"error: --slots: must be a power of two in 4..256, got {a.slots}",
               file=sys.stderr)
         return 2
-    wl = load_workload(a.workload, lanes=a.lanes)
+    wl = load_workload(a.workload, lanes=a.lanes, protocol=a.protocol)
     scheds = a.sched.split(",") if a.sched else policy_names()
     unknown = [s for s in scheds if s not in policy_names()]
     if unknown:

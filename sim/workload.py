@@ -33,6 +33,8 @@ from sw_scheduler.records import Request
 from sw_scheduler.static import StaticTables, variant_stats
 from traces.format import TRACE_ROOT, TraceError, Variant, check_fields, load_variant
 
+from .protocols import PAPER_SAMPLES, Protocol, get_protocol
+
 __all__ = [
     "WORKLOAD_DIRS",
     "ModelSpec",
@@ -109,6 +111,11 @@ class Workload:
     variants: dict
     lanes: int = DEFAULT_LANES
     cycles: dict = field(default_factory=dict)   # (model, pattern) -> [S, L] at ``lanes``
+    protocol: str = "fair"                       # sim.protocols: split, deadlines, tables
+
+    @property
+    def rules(self) -> Protocol:
+        return get_protocol(self.protocol)
 
     def variant(self, model: str, pattern: str) -> Variant:
         return self.variants[(model, pattern)]
@@ -118,8 +125,14 @@ class Workload:
         return self.cycles[(model, pattern)]
 
     def split(self, model: str, pattern: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(profiling, held_out)`` sample indices of a variant (seeded permutation)."""
+        """``(profiling, held_out)`` sample indices of a variant.
+
+        ``fair``: a seeded permutation split by ``profile_fraction``; ``paper``: profiling
+        on every sample, requests from the first ``PAPER_SAMPLES`` samples.
+        """
         v = self.variant(model, pattern)
+        if not self.rules.split_samples:
+            return np.arange(v.n_samples), np.arange(min(PAPER_SAMPLES, v.n_samples))
         key = zlib.crc32(f"{model}/{pattern}".encode())
         perm = np.random.default_rng([self.seed, key]).permutation(v.n_samples)
         n_prof = round(self.profile_fraction * v.n_samples)
@@ -165,6 +178,14 @@ class Workload:
         midx = rng.choice(len(self.models), size=n, p=w / w.sum())
         held = {(m.name, p): self.held_out_samples(m.name, p)
                 for m in self.models for p in m.patterns}
+        if self.rules.slo_per_variant:
+            def deadline(m, p, arr):
+                return tables.deadline(m, p, arr, slo)
+        else:
+            model_iso = {m.name: tables.model_iso(m.name) for m in self.models}
+
+            def deadline(m, p, arr):
+                return int(arr + round(slo * model_iso[m]))
         out = []
         for tag in range(n):
             spec = self.models[midx[tag]]
@@ -178,19 +199,22 @@ class Workload:
             out.append(Request(
                 tag=tag, model=spec.name, pattern=pat, model_id=tables.model_id(spec.name),
                 pattern_id=tables.pattern_id(pat), sample=v.samples[s], arrival=arr,
-                deadline=tables.deadline(spec.name, pat, arr, slo), priority=int(prio),
+                deadline=deadline(spec.name, pat, arr), priority=int(prio),
                 cycles=tuple(int(c) for c in cyc[s]),
                 out_nnz=tuple(int(c) for c in v.out_nnz[s])))
         return out
 
 
-def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES) -> Workload:
+def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
+                  protocol: str = "fair") -> Workload:
     """Load, validate and attach traces; raise :class:`TraceError` on any defect.
 
     ``trace_root`` overrides the directory the ``traces`` field is relative to
     (default: the ``traces`` package directory); ``lanes`` is the datapath lane count the
-    cycles are computed for (each trace must store work counts for it).
+    cycles are computed for (each trace must store work counts for it); ``protocol`` the
+    comparison rules (:mod:`sim.protocols`).
     """
+    get_protocol(protocol)
     path = resolve_workload(name_or_path)
     f = str(path)
     try:
@@ -257,5 +281,5 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES) 
                     profile_fraction=float(doc["profile_fraction"]),
                     rates=tuple(float(r) for r in doc["rates"]),
                     slo_multipliers=tuple(float(s) for s in doc["slo_multipliers"]),
-                    models=tuple(models), variants=variants, lanes=lanes,
+                    models=tuple(models), variants=variants, lanes=lanes, protocol=protocol,
                     cycles={k: variant_cycles(v, lanes) for k, v in variants.items()})
