@@ -24,7 +24,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
+import os
+import shutil
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +38,15 @@ from tqdm import tqdm
 from sw_scheduler.formats import DEFAULT_LANES, DEFAULT_SLOTS, FixedPointWarning
 from sw_scheduler.lut_image import LutImages
 from sw_scheduler.records import check_conservation
-from sw_scheduler.reference import make_policy, policy_names, simulate
+from sw_scheduler.reference import load_policy, make_policy, policy_names, simulate
 from sw_scheduler.static import StaticTables
 from traces.format import TraceError
 
 from .hw_row import HwMismatch, hw_backend
-from .metrics import METRIC_KEYS, compute_metrics
+from .metrics import METRIC_KEYS, breakdown, compute_metrics
 from .plots import plot_point, plot_sweep
 from .protocols import PROTOCOLS
-from .workload import Workload, load_workload
+from .workload import Workload, check_value, load_workload
 
 __all__ = ["BACKENDS", "RunContext", "main", "register_backend", "run_point"]
 
@@ -66,6 +70,7 @@ class RunContext:
     slots: int = DEFAULT_SLOTS
     lanes: int = DEFAULT_LANES
     predictor: str = "mean"
+    window: tuple | None = None     # timeline window (start_ms, end_ms)
 
     @property
     def label(self) -> str:
@@ -89,33 +94,42 @@ def _fmt(x: float) -> str:
 
 
 def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFERENCE,
-              vcd=False, out_dir: Path, progress=None, slots: int = DEFAULT_SLOTS) -> dict:
-    """Run one (rate, SLO) point; write its files into ``out_dir``; return the results."""
+              vcd=False, out_dir: Path, progress=None, slots: int = DEFAULT_SLOTS,
+              window=None) -> dict:
+    """Run one (rate, SLO) point; write its files into ``out_dir``; return the results.
+
+    Files: ``results.json`` (metrics per scheduler with per-model / per-priority
+    breakdowns, the configuration), ``results.csv``, ``requests.csv`` (one row per request
+    and scheduler), the plots; with a hardware backend also its ``hw.json`` and timeline.
+    """
     reqs = wl.requests(rate=rate, slo=slo, n=n, seed=seed, tables=tables)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sched_res = {}
+    sched_res, completions = {}, {}
     rules = wl.rules
     averaged = None if rules.baselines_pattern_aware else tables.pattern_averaged()
     for name in scheds:
         comp = simulate(reqs, make_policy(name, tables if rules.uses_pattern_tables(name)
                                           else averaged))
-        sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": REFERENCE}
+        completions[name] = comp
+        sched_res[name] = _metrics(comp, wl.clock_hz, REFERENCE)
         if progress is not None:
             progress.update(1)
     backend_status = "ok"
     if backend != REFERENCE:
         ctx = RunContext(workload=wl, tables=tables, images=images, requests=reqs,
                          rate=rate, slo=slo, seed=seed, out_dir=out_dir, vcd=vcd,
-                         slots=slots, lanes=wl.lanes)
+                         slots=slots, lanes=wl.lanes, window=window)
         for name, comp in BACKENDS[backend](ctx).items():
             check_conservation(reqs, comp, where=f"backend {backend!r} result {name!r}")
-            sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": backend}
+            completions[name] = comp
+            sched_res[name] = _metrics(comp, wl.clock_hz, backend)
     fixture = any(v.fixture for v in wl.variants.values())
     res = {
         "schedulers": sched_res,
         "config": {
             "workload": wl.name, "workload_file": str(wl.path), "traces": wl.traces,
             "fixture_traces": fixture, "rate": rate, "slo": slo, "n": n, "seed": seed,
+            "offered_load": _offered_load(reqs),
             "clock_hz": wl.clock_hz, "profile_fraction": wl.profile_fraction,
             "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
@@ -125,8 +139,36 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
     }
     (out_dir / "results.json").write_text(json.dumps(res, indent=2))
     _write_csv(out_dir / "results.csv", [res])
+    _write_requests(out_dir / "requests.csv", completions)
     plot_point(res, out_dir)
     return res
+
+
+def _metrics(comp, clock_hz: int, backend: str) -> dict:
+    return {**compute_metrics(comp, clock_hz), "backend": backend,
+            "by_model": breakdown(comp, clock_hz, "model"),
+            "by_priority": breakdown(comp, clock_hz, "priority")}
+
+
+def _offered_load(reqs) -> float:
+    """Isolated work offered per cycle of the arrival span (1.0 = the accelerator full)."""
+    span = reqs[-1].arrival - reqs[0].arrival
+    return float(sum(r.iso for r in reqs) / span) if span > 0 else float("inf")
+
+
+REQUEST_COLUMNS = ("scheduler", "tag", "model", "pattern", "priority", "arrival", "start",
+                   "finish", "deadline", "met", "turnaround", "iso")
+
+
+def _write_requests(path, completions: dict) -> None:
+    """``requests.csv``: every request under every scheduler (cycles)."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(REQUEST_COLUMNS)
+        for name, comp in completions.items():
+            for c in sorted(comp, key=lambda c: c.tag):
+                w.writerow([name, c.tag, c.model, c.pattern, c.priority, c.arrival, c.start,
+                            c.finish, c.deadline, int(c.met), c.finish - c.arrival, c.iso])
 
 
 def _write_csv(path, points):
@@ -144,14 +186,19 @@ def _write_csv(path, points):
 
 def format_table(res: dict) -> str:
     c = res["config"]
-    lines = [f"{c['workload']}: rate {_fmt(c['rate'])}/s, SLO x{_fmt(c['slo'])}, "
-             f"{c['n']} requests, seed {c['seed']}, protocol {c['protocol']}"
+    lines = [f"{c['workload']}: rate {_fmt(c['rate'])}/s (offered load "
+             f"{100 * c['offered_load']:.0f} % of the accelerator), SLO x{_fmt(c['slo'])}, "
+             f"{c['n']} requests, seed {c['seed']}, protocol {c['protocol']}, "
+             f"{c['slots']} slots, {c['lanes']} lanes"
              + ("  [FIXTURE traces: not a benchmark]" if c["fixture_traces"] else ""),
-             (f"{'scheduler':18s} {'viol%':>7s} {'ANTT':>8s} {'STP/s':>10s} {'p99 ms':>9s} "
-             f"{'fair':>6s}")]
+             (f"{'scheduler':18s} {'viol%':>7s} {'ANTT':>8s} {'STP':>9s} {'req/s':>8s} "
+              f"{'p99 ms':>9s} {'fair':>6s}")]
     for name, m in res["schedulers"].items():
         lines.append(f"{name:18s} {100 * m['violation_rate']:7.2f} {m['antt']:8.3f} "
-                     f"{m['stp']:10.1f} {m['p99']:9.3f} {m['fairness']:6.3f}")
+                     f"{m['stp']:9.1f} {m['throughput']:8.2f} {m['p99']:9.3f} "
+                     f"{m['fairness']:6.3f}")
+    lines.append("STP = sum of normalised progress iso/turnaround (higher is better); "
+                 "req/s = completions per second of makespan (the artifact's 'STP')")
     return "\n".join(lines)
 
 
@@ -164,6 +211,17 @@ def _floats(s: str, what: str) -> list[float]:
     if not vals or any(not v > 0 for v in vals):
         raise argparse.ArgumentTypeError(f"--{what}: values must be positive, got {s!r}")
     return vals
+
+
+def _window(s: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in s.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--window: expected START:END in ms, got {s!r}") \
+            from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
+        raise argparse.ArgumentTypeError(f"--window: need 0 <= START < END, got {s!r}")
+    return lo, hi
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +248,36 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lanes", type=int, default=DEFAULT_LANES,
                    help=f"datapath lanes: cycles from the cycle model (default {DEFAULT_LANES})")
     r.add_argument("--vcd", action="store_true", help="ask the backend for VCD traces")
+    r.add_argument("--window", default=None, type=_window,
+                   help="timeline window in ms, START:END (default: the first 30 requests)")
+    r.add_argument("--policy", action="append", default=None, metavar="MODULE:CLASS",
+                   help="add a scheduling policy from outside the tree (module:Class or "
+                        "file.py:Class, a sw_scheduler.reference.Policy subclass; repeatable)")
     return ap
+
+
+def _check_out(out: Path) -> Path:
+    """Create ``out`` and a fresh staging folder in it before any work (fails early)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    except OSError as e:
+        raise TraceError(f"--out {str(out)!r}: cannot write there ({e.strerror})") from None
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move every folder written in ``staging`` to ``out``, replacing the previous run's
+    folder of the same name whole (no file of an earlier run stays beside new results)."""
+    for d in sorted(staging.iterdir()):
+        dest = out / d.name
+        old = None
+        if dest.exists():
+            old = out / f".old-{d.name}-{os.getpid()}"
+            dest.rename(old)
+        d.rename(dest)
+        if old is not None:
+            shutil.rmtree(old)
+    staging.rmdir()
 
 
 def cmd_run(a) -> int:
@@ -202,6 +289,12 @@ def cmd_run(a) -> int:
         print(f"error: --slots: must be a power of two in 4..256, got {a.slots}",
               file=sys.stderr)
         return 2
+    for spec in a.policy or []:
+        try:
+            load_policy(spec)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     wl = load_workload(a.workload, lanes=a.lanes, protocol=a.protocol)
     scheds = a.sched.split(",") if a.sched else policy_names()
     unknown = [s for s in scheds if s not in policy_names()]
@@ -209,46 +302,61 @@ def cmd_run(a) -> int:
         print(f"error: --sched: unknown scheduler(s) {', '.join(unknown)} "
               f"(known: {', '.join(policy_names())})", file=sys.stderr)
         return 2
-    if a.n is not None and a.n <= 0:
-        print(f"error: --n must be positive, got {a.n}", file=sys.stderr)
-        return 2
+    for r in a.rate or []:
+        check_value("--rate", "rate", r)
+    for x in a.slo or []:
+        check_value("--slo", "slo", x)
+    if a.n is not None:
+        check_value("--n", "num_requests", a.n, int)
+    if a.seed is not None:
+        check_value("--seed", "seed", a.seed, int)
     rates = a.rate or [wl.rates[0]]
     slos = a.slo or [wl.slo_multipliers[0]]
     n = a.n or wl.num_requests
     seed = wl.seed if a.seed is None else a.seed
-    tables = wl.static_tables()
     out = Path(a.out)
-    base = out / wl.name
+    staging = _check_out(out)
+    try:
+        points = _run_points(a, wl, scheds, rates, slos, n, seed, staging)
+        _publish(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    for p in points:
+        print(format_table(p))
+        print()
+    print(f"results in {out / wl.name if len(points) == 1 else out}")
+    return 0
+
+
+def _run_points(a, wl, scheds, rates, slos, n, seed, staging: Path) -> list:
+    tables = wl.static_tables()
+    base = staging / wl.name
     with warnings.catch_warnings(record=True) as caught:   # report, do not abort
         warnings.simplefilter("always", FixedPointWarning)
         img = tables.write_luts(base / "luts")      # the one quantisation of this run
     for w in caught:
-        print(f"note: {w.message} (see {base / 'luts' / 'manifest.json'})", file=sys.stderr)
+        print(f"note: {w.message} (see the run's luts/manifest.json)", file=sys.stderr)
     combos = [(r, s) for r in rates for s in slos]
     points = []
     with tqdm(total=len(combos) * len(scheds), desc=wl.name, unit="run",
               disable=None, leave=False) as bar:
         for r, s in combos:
-            d = base if len(combos) == 1 else out / f"{wl.name}-{_fmt(r)}-{_fmt(s)}"
+            d = base if len(combos) == 1 else staging / f"{wl.name}-{_fmt(r)}-{_fmt(s)}"
             res = run_point(wl, tables, img, rate=r, slo=s, n=n, seed=seed, scheds=scheds,
                             backend=a.backend, vcd=a.vcd, out_dir=d, progress=bar,
-                            slots=a.slots)
+                            slots=a.slots, window=a.window)
             res["rate"], res["slo"] = r, s
             points.append(res)
-    for p in points:
-        print(format_table(p))
-        print()
     if len(combos) > 1:
         summary = {"schedulers": points[0]["schedulers"], "config": points[0]["config"],
                    "points": [{"rate": p["rate"], "slo": p["slo"],
                                "schedulers": p["schedulers"]} for p in points]}
-        base.mkdir(parents=True, exist_ok=True)
         (base / "results.json").write_text(json.dumps(summary, indent=2))
         _write_csv(base / "results.csv", points)
         plot_point(points[0], base)
         plot_sweep(points, base, wl.name)
-    print(f"results in {base if len(combos) == 1 else out}")
-    return 0
+    return points
 
 
 def main(argv=None) -> int:

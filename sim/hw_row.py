@@ -53,9 +53,14 @@ def hw_backend(backend: str):
                                  "mean_wait_cycles": float(waits.mean()),
                                  "max_wait_cycles": float(waits.max())}}
         (ctx.out_dir / "hw.json").write_text(json.dumps(info, indent=2))
-        plot_timeline(res, ctx.requests, ctx.out_dir / "timeline.png",
+        window, what = None, "first 30 requests"
+        if ctx.window is not None:
+            ms = ctx.workload.clock_hz / 1e3
+            window = (round(ctx.window[0] * ms), round(ctx.window[1] * ms))
+            what = f"{ctx.window[0]:g}-{ctx.window[1]:g} ms"
+        plot_timeline(res, ctx.requests, ctx.out_dir / "timeline.png", window=window,
                       clock_hz=ctx.workload.clock_hz,
-                      title=f"{ctx.workload.name} {HW_NAME} ({backend}): first 30 requests")
+                      title=f"{ctx.workload.name} {HW_NAME} ({backend}): {what}")
         print(f"{HW_NAME} ({backend}) {ctx.label}: {res.sim_cycles} simulated + "
               f"{res.skipped_cycles} fast-forwarded cycles in {res.wall_seconds:.1f} s; "
               f"scheduler overhead {100 * info['scheduler_overhead']:.4f}% of NPU cycles; "

@@ -9,12 +9,26 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-__all__ = ["plot_point", "plot_sweep"]
+__all__ = ["plot_point", "plot_sweep", "scheduler_colour"]
+
+
+def scheduler_colour(i: int):
+    """A distinct colour for the ``i``-th scheduler (tab20, then repeats)."""
+    return plt.cm.tab20(i % 20)
 
 
 def _bars(names, values, ylabel, title, path):
+    """One bar per scheduler, each its own colour, value printed on it (a zero shows as
+    a marker and '0' rather than an invisible bar)."""
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(names) + 1.5), 3.6))
-    ax.bar(range(len(names)), values, color="#076FA1")
+    colours = [scheduler_colour(i) for i in range(len(names))]
+    ax.bar(range(len(names)), values, color=colours, edgecolor="black", linewidth=0.5)
+    top = max(values, default=0) or 1.0
+    for i, v in enumerate(values):
+        if v == 0:
+            ax.plot(i, 0, marker="_", markersize=14, color=colours[i], markeredgewidth=2)
+        ax.text(i, v + 0.01 * top, f"{v:.3g}", ha="center", va="bottom", fontsize=6)
+    ax.set_ylim(0, 1.12 * top)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -49,7 +63,7 @@ def _lines(points, x_key, group_key, metric, ylabel, path, title):
             ax.plot(xs, [p["schedulers"][name][metric] * (100 if metric == "violation_rate"
                                                          else 1) for p in pts],
                     marker="osD^v<>"[i % 7], linestyle=("-", "--", ":")[i // 7 % 3],
-                    color=plt.cm.tab20(i % 20), label=name)
+                    color=scheduler_colour(i), label=name)
         ax.set_xlabel("arrival rate (req/s)" if x_key == "rate" else "SLO multiplier")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{title}, {group_key}={g:g}", fontsize=9)

@@ -20,6 +20,8 @@ isolated cycles over its profiling samples (:meth:`StaticTables.deadline`).
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 import zlib
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl.accelerator.cycle_model import variant_cycles
-from sw_scheduler.formats import DEFAULT_LANES
+from sw_scheduler.formats import DEFAULT_LANES, PRIORITY_LEVELS
 from sw_scheduler.records import Request
 from sw_scheduler.static import StaticTables, variant_stats
 from traces.format import TRACE_ROOT, TraceError, Variant, check_fields, load_variant
@@ -36,15 +38,42 @@ from traces.format import TRACE_ROOT, TraceError, Variant, check_fields, load_va
 from .protocols import PAPER_SAMPLES, Protocol, get_protocol
 
 __all__ = [
+    "LIMITS",
     "WORKLOAD_DIRS",
     "ModelSpec",
     "Workload",
+    "check_value",
     "default_workload",
     "load_workload",
     "resolve_workload",
 ]
 
 WORKLOAD_DIRS = (TRACE_ROOT / "workloads", TRACE_ROOT / "fixtures" / "workloads")
+# Finite ranges the simulators honour (checked at load time and on the command line):
+# field -> (min, max), both inclusive.
+LIMITS = {
+    "clock_hz": (1_000, 10**10),
+    "num_requests": (1, 10**6),
+    "seed": (0, 2**63 - 1),
+    "rate": (1e-3, 1e7),            # requests per second
+    "slo": (1e-2, 1e4),             # SLO multiplier
+    "weight": (1e-9, 1e9),
+    "load": (1e-3, 100.0),          # fraction of the accelerator's capacity
+}
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_HORIZON = 2**60                 # cycles: arrivals must stay far inside int64
+
+
+def check_value(where: str, field: str, v, kind=None) -> None:
+    """TraceError naming ``where``, ``field`` and ``v`` unless ``v`` is a finite number in
+    ``LIMITS[field]`` (an int if ``kind is int``); a bool is never a number."""
+    lo, hi = LIMITS[field]
+    ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+          and lo <= v <= hi and (kind is not int or isinstance(v, int)))
+    if not ok:
+        what = "an integer" if kind is int else "a finite number"
+        raise TraceError(f"{where}: field {field!r} must be {what} in [{lo:g}, {hi:g}], "
+                         f"got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -167,9 +196,13 @@ class Workload:
         slo = self.slo_multipliers[0] if slo is None else float(slo)
         n = self.num_requests if n is None else int(n)
         seed = self.seed if seed is None else int(seed)
-        for name, v in (("rate", rate), ("slo", slo), ("n", n)):
-            if not v > 0:
-                raise ValueError(f"{self.path}: {name} must be positive, got {v!r}")
+        check_value(f"{self.path}", "rate", rate)
+        check_value(f"{self.path}", "slo", slo)
+        check_value(f"{self.path}", "num_requests", n, int)
+        check_value(f"{self.path}", "seed", seed, int)
+        if n * self.clock_hz / rate > MAX_HORIZON:
+            raise TraceError(f"{self.path}: rate {rate!r}/s for {n} requests at "
+                             f"{self.clock_hz} Hz spans more than 2**60 cycles")
         tables = tables or self.static_tables()
         rng = np.random.default_rng([seed, 0x5D5])
         gaps = rng.exponential(self.clock_hz / rate, size=n)
@@ -224,14 +257,18 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
     except UnicodeDecodeError as e:
         raise TraceError(f"{f}: not UTF-8 text ({e})") from None
     check_fields(f, doc, _TOP, strict=True)
-    for k in ("clock_hz", "num_requests"):
-        if doc[k] <= 0:
-            raise TraceError(f"{f}: field {k!r} must be positive, got {doc[k]!r}")
+    if not _NAME_RE.fullmatch(doc["name"]):
+        raise TraceError(f"{f}: field 'name' = {doc['name']!r} must be letters, digits, "
+                         "'_', '-', '.' (it names the output folder)")
+    for k in ("clock_hz", "num_requests", "seed"):
+        check_value(f, k, doc[k], int)
     if not 0 < doc["profile_fraction"] < 1:
         raise TraceError(f"{f}: field 'profile_fraction' must be in (0, 1), "
                          f"got {doc['profile_fraction']!r}")
-    for k in ("rates", "slo_multipliers"):
+    for k, lim in (("rates", "rate"), ("slo_multipliers", "slo")):
         _positive_list(f, k, doc[k], (int, float))
+        for x in doc[k]:
+            check_value(f"{f}: field {k!r}", lim, x)
     if not doc["models"]:
         raise TraceError(f"{f}: field 'models' is empty")
     root = Path(trace_root) if trace_root is not None else TRACE_ROOT
@@ -252,13 +289,16 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
             known = sorted(d.name for d in tdir.iterdir() if d.is_dir())
             raise TraceError(f"{where}: field 'name' = {name!r}: unknown model in trace set "
                              f"{doc['traces']!r} (known: {', '.join(known)})")
-        if m["weight"] <= 0:
-            raise TraceError(f"{where}: field 'weight' must be positive, got {m['weight']!r}")
+        check_value(where, "weight", m["weight"])
         pats = m["patterns"]
         if not pats or not all(isinstance(p, str) for p in pats) or len(set(pats)) != len(pats):
             raise TraceError(f"{where}: field 'patterns' must be a non-empty list of unique "
                              f"strings, got {pats!r}")
         _positive_list(where, "priorities", m["priorities"], int)
+        bad = [x for x in m["priorities"] if x not in PRIORITY_LEVELS]
+        if bad:
+            raise TraceError(f"{where}: field 'priorities' value {bad[0]!r} is not one of the "
+                             f"levels the hardware encodes {PRIORITY_LEVELS}")
         for p in pats:
             vp = tdir / name / f"{p}.npz"
             if not vp.is_file():

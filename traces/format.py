@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +209,11 @@ def _validate(path, meta: dict, arrays: dict) -> Variant:
         if a.shape != shapes[name]:
             raise TraceError(f"{f}: array '{name}' has shape {a.shape}, "
                              f"expected {shapes[name]} (samples x layers)")
+        if (a.size and np.issubdtype(a.dtype, np.unsignedinteger)
+                and a.max() > np.iinfo(np.int64).max):
+            idx = np.unravel_index(int(np.argmax(a)), a.shape)
+            raise TraceError(f"{f}: array '{name}' has value {int(a[idx])} above 2**63 - 1 "
+                             f"at sample {samples[idx[0]]!r}, layer {layers[idx[1]].name!r}")
         if a.size and a.min() < 0:
             idx = np.unravel_index(int(np.argmin(a)), a.shape)
             raise TraceError(f"{f}: array '{name}' has negative value {int(a[idx])} "
@@ -233,7 +239,7 @@ def load_variant(path) -> Variant:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise TraceError(f"{path}: not a readable .npz trace ({e})") from None
     if "meta" not in arrays:
         raise TraceError(f"{path}: missing array 'meta'")

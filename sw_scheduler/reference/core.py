@@ -64,7 +64,8 @@ class ActiveRequest:
 
     __slots__ = ("arrival", "cycles", "deadline", "gamma", "iso_true", "last_run", "layer",
                  "model", "n_layers", "out_nnz", "pattern", "priority", "ratio_n",
-                 "ratio_sum", "rem_true", "req", "stats", "tag", "token", "token_time")
+                 "ratio_sum", "rem_true", "req", "start", "stats", "tag", "token",
+                 "token_time")
 
     def __init__(self, req, stats):
         self.req = req
@@ -79,6 +80,7 @@ class ActiveRequest:
         self.n_layers = len(req.cycles)
         self.layer = 0
         self.last_run = req.arrival
+        self.start = -1                 # cycle its first layer began
         self.gamma = 1.0
         self.ratio_sum = 0.0
         self.ratio_n = 0
@@ -251,8 +253,9 @@ def _fast_ok(policy) -> bool:
     return all(c is object or c.__module__.startswith(__package__) for c in type(policy).__mro__)
 
 
-def _completion(q, now):
-    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, q.iso, q.priority)
+def _completion(q, now, start):
+    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, q.iso, q.priority,
+                      start)
 
 
 def _run_scalar(reqs, policy):
@@ -270,6 +273,8 @@ def _run_scalar(reqs, policy):
             i += 1
         r = policy.select(now, active)
         j = r.layer
+        if j == 0:
+            r.start = now
         now += r.cycles[j]
         r.layer = j + 1
         r.rem_true -= r.cycles[j]
@@ -277,7 +282,7 @@ def _run_scalar(reqs, policy):
         policy.on_layer_done(now, r, j, r.out_nnz[j])
         if r.layer == r.n_layers:
             active.remove(r)
-            done.append(_completion(r.req, now))
+            done.append(_completion(r.req, now, r.start))
     return done
 
 
@@ -324,7 +329,7 @@ def _run_vector(reqs, policy):
     mode = policy.gamma_mode
     s = _State(n)
     # per active position: request, its tables (rem, mean_cycles, mean_nnz), layer, rsum, rn
-    act_req, act_tab, act_layer, act_rsum, act_rn = [], [], [], [], []
+    act_req, act_tab, act_layer, act_rsum, act_rn, act_start = [], [], [], [], [], []
     done = []
     now, i = 0, 0
     while i < n or act_req:
@@ -348,6 +353,7 @@ def _run_vector(reqs, policy):
             act_layer.append(0)
             act_rsum.append(0.0)
             act_rn.append(0)
+            act_start.append(-1)
             i += 1
         if rows:
             base = len(s.arrival)
@@ -360,6 +366,8 @@ def _run_vector(reqs, policy):
             j = policy.select_index(now, s, len(act_req))
         q = act_req[j]
         lay = act_layer[j]
+        if lay == 0:
+            act_start[j] = now
         c = q.cycles[lay]
         now += c
         lay += 1
@@ -373,9 +381,10 @@ def _run_vector(reqs, policy):
             s.gamma[j] = g
         if lay == len(q.cycles):
             s.delete(j)
-            for lst in (act_req, act_tab, act_layer, act_rsum, act_rn):
+            start = act_start[j]
+            for lst in (act_req, act_tab, act_layer, act_rsum, act_rn, act_start):
                 del lst[j]
-            done.append(_completion(q, now))
+            done.append(_completion(q, now, start))
         else:
             s.rem_est[j] = rem_t[lay]
             s.next_est[j] = mc_t[lay]
@@ -388,7 +397,7 @@ class _Job:
 
     __slots__ = ("arrival", "deadline", "gamma", "gammas", "iso", "iso_est", "last_run",
                  "layer", "mono", "n_layers", "next_est", "next_tab", "pre", "priority", "q",
-                 "rem_est", "rem_tab", "tag", "token", "token_time")
+                 "rem_est", "rem_tab", "start", "tag", "token", "token_time")
 
 
 def _gammas(mode, nnz, mean):
@@ -433,6 +442,7 @@ def _run_fast(reqs, policy, kern):
         j.deadline = q.deadline
         j.priority = q.priority
         j.layer = 0
+        j.start = -1
         j.pre = pre = list(accumulate(q.cycles, initial=0))
         j.n_layers = len(pre) - 1
         j.iso = pre[-1]
@@ -451,7 +461,8 @@ def _run_fast(reqs, policy, kern):
 
 def _finish(j, now):
     q = j.q
-    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, j.iso, q.priority)
+    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, j.iso, q.priority,
+                      j.start)
 
 
 def _run_heap(reqs, kern, new_job):
@@ -483,6 +494,8 @@ def _run_heap(reqs, kern, new_job):
             k = bisect_left(pre, reqs[i].arrival - now + pre[lay], lay + 1, end) if i < n else end
         else:
             k = lay + 1
+        if lay == 0:
+            run.start = now
         now += pre[k] - pre[lay]
         run.last_run = now
         if k == end:
@@ -546,6 +559,8 @@ def _run_scan(reqs, policy, kern, new_job):
             r = act[x]
             pre, lay, end = r.pre, r.layer, r.n_layers
             k = lay + 1
+            if lay == 0:
+                r.start = now
             c = pre[k] - pre[lay]
             now += c
             r.last_run = now
@@ -572,6 +587,8 @@ def _run_scan(reqs, policy, kern, new_job):
             r = pick(now, act)
             pre, lay, end = r.pre, r.layer, r.n_layers
             k = lay + 1
+        if lay == 0:
+            r.start = now
         now += pre[k] - pre[lay]
         r.last_run = now
         if k == end:
