@@ -16,6 +16,7 @@ TRACES_STAMP := $(TVENV)/.stamp-traces
 # make sim parameters (empty = scenario defaults)
 WORKLOAD ?= arvr
 SCHED    ?=
+POLICY   ?=
 RATE     ?=
 SLO      ?=
 N        ?=
@@ -24,6 +25,7 @@ PROTOCOL ?= fair# comparison protocol: fair | paper (docs/scheduling.md)
 BACKEND  ?= verilator# cycle-accurate dysta-hw: verilator | pysim | reference (models only)
 OUT      ?= out
 VCD      ?=
+WINDOW   ?=# timeline window in ms, START:END
 # make verilog / synth parameters
 SLOTS    ?= 16
 LANES    ?= 16
@@ -38,8 +40,12 @@ JOBS     ?= 2
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
-	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= PROTOCOL=fair|paper OUT= VCD=1"
+	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= PROTOCOL=fair|paper POLICY= WINDOW= OUT= VCD=1"
 	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full"
+	@echo "  test knobs: ARGS='-k scheduler' (pytest arguments) JOBS=2 (pytest-xdist workers)"
+	@echo "  schedulers (SCHED=, comma-separated; default all):"
+	@$(PY) -c "from sw_scheduler.reference import policy_names; print('    ' + ', '.join(policy_names()))" 2>/dev/null || echo "    (run make venv first)"
+	@echo "  outside policies: POLICY=module:Class or POLICY=file.py:Class"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,7 +69,8 @@ sim: $(STAMP)  ## run a scenario: WORKLOAD=arvr [SCHED= RATE= SLO= N= SEED= BACK
 	$(PY) -m sim run --workload $(WORKLOAD) --out $(OUT) \
 	  $(if $(SCHED),--sched $(SCHED)) $(if $(RATE),--rate $(RATE)) $(if $(SLO),--slo $(SLO)) \
 	  $(if $(N),--n $(N)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
-	  --slots $(SLOTS) --lanes $(LANES) --protocol $(PROTOCOL) $(if $(VCD),--vcd)
+	  --slots $(SLOTS) --lanes $(LANES) --protocol $(PROTOCOL) $(if $(VCD),--vcd) \
+	  $(foreach p,$(POLICY),--policy $(p)) $(if $(WINDOW),--window $(WINDOW))
 
 test: $(STAMP)  ## run every test (unit, Amaranth simulation, cocotb on exported Verilog)
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) -q $(ARGS)

@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -237,23 +238,35 @@ def export(*, slots: int, lanes: int, out, images=None, lut_source=None,
            check: bool = True) -> dict:
     """Export scheduler, datapath and top plus the LUT image files; returns ``{top: path}``.
 
-    With ``check``, every file is linted by Verilator and elaborated by Icarus.
+    With ``check``, every file is linted by Verilator and elaborated by Icarus. Everything
+    is built and checked in a staging folder beside ``out`` that replaces ``out`` whole
+    only when all steps passed: a failed export leaves the previous ``out`` untouched,
+    never a mix of configurations.
     """
     out = Path(out)
     images = images or default_lut_images()
-    images.write(out / "lut")
-    paths = {}
-    for design in ("scheduler", "datapath", "top"):
-        comp, name, params = build(design, slots=slots, lanes=lanes, images=images,
-                                   **({"lut_source": lut_source} if lut_source else {}))
-        paths[name] = write_verilog(comp, name, out / f"{name}.v", params)
-        print(f"wrote {paths[name]}", flush=True)
-    if check:
-        for name, path in paths.items():
-            lint_verilator([path], name)
-            elaborate_iverilog([path], name)
-            print(f"checked {name}: verilator --lint-only, iverilog -g2012", flush=True)
-    return paths
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        images.write(stage / "lut")
+        staged = {}
+        for design in ("scheduler", "datapath", "top"):
+            comp, name, params = build(design, slots=slots, lanes=lanes, images=images,
+                                       **({"lut_source": lut_source} if lut_source else {}))
+            staged[name] = write_verilog(comp, name, stage / f"{name}.v", params)
+            print(f"wrote {out / staged[name].name}", flush=True)
+        if check:
+            for name, path in staged.items():
+                lint_verilator([path], name)
+                elaborate_iverilog([path], name)
+                print(f"checked {name}: verilator --lint-only, iverilog -g2012", flush=True)
+        if out.exists():
+            shutil.rmtree(out)
+        stage.rename(out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+    return {name: out / p.name for name, p in staged.items()}
 
 
 def main(argv=None) -> int:

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         for mod, bench in EXTRA_BENCHES.items():
             try:
                 bench.run(Path(a.out))
-                print(f"{mod}: done")
+                print(f"{mod}: finished, results in {a.out}")
             except Exception:  # noqa: BLE001 -- report every failure, keep going
                 traceback.print_exc()
                 print(f"{mod}: FAILED", file=sys.stderr)
