@@ -13,8 +13,9 @@ Scheduler (``n`` active requests; ``T`` = NPU response handshake): a SCAN starti
 out at ``T + COMPLETION_DELAY`` and the next SCAN (or IDLE) starts at
 ``T + RETIRE_DELAY``.
 
-Datapath: a row pass costs its broadcasts + ``ROW_OVERHEAD`` + its drained columns; a
-layer adds ``LAYER_OVERHEAD`` (:func:`rtl.accelerator.cycle_model.layer_cycles`).
+Datapath: row passes run back to back, each as long as its busiest lane (at least one
+cycle), while earlier passes drain; a layer adds ``LAYER_OVERHEAD``, the pipeline's fill
+and empty time (:func:`rtl.accelerator.cycle_model.layer_cycles`).
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ from __future__ import annotations
 __all__ = [
     "COMPLETION_DELAY",
     "DRAIN_LATENCY",
-    "FLUSH_CYCLES",
     "LAYER_OVERHEAD",
     "MAC_LATENCY",
     "PRED_LATENCY",
-    "READ_LATENCY",
+    "PREP_LATENCY",
     "RESUME_DELAY",
     "RETIRE_DELAY",
-    "ROW_OVERHEAD",
-    "SCAN_LATENCY",
     "SCAN_OVERHEAD",
     "SCORE_LATENCY",
 ]
@@ -44,13 +42,13 @@ COMPLETION_DELAY = 2               # response T -> completion presented (MOVE, R
 RETIRE_DELAY = COMPLETION_DELAY + 1  # response T -> next SCAN/IDLE after a final layer
 
 # ---- datapath (rtl/accelerator) ----
-SCAN_LATENCY = 2      # BitScan: entry issued in cycle t -> its index/rank drive the reads at t+2
-READ_LATENCY = 1      # XVAL/WEIGHT read: address at cycle a -> data at a+1
-MAC_LATENCY = 3       # LaneArray: operands at cycle d -> the sum shows on drain_acc at d+3
-DRAIN_LATENCY = 3     # drain: column issued at cycle t -> its entry on ``out`` at t+3
-# cycles after a row pass's last broadcast cycle before its first drain issue
-FLUSH_CYCLES = SCAN_LATENCY + READ_LATENCY + MAC_LATENCY - 1
-# the next pass's LOAD and SETUP overlap the flush, so a row pass costs w + FLUSH + n
-ROW_OVERHEAD = FLUSH_CYCLES      # cycles per (row, pass) besides broadcasts and drain (5)
-# command, INIT, first LOAD, SETUP and PREP, drain tail (DRAIN_LATENCY + 1), response (10)
-LAYER_OVERHEAD = 7 + DRAIN_LATENCY
+# a row pass issued by the loop counters in cycle c can start in the lanes at c + PREP_LATENCY
+# (row/mask read, register, effective-product masks and slice counts, per-lane counts)
+PREP_LATENCY = 5
+# a lane issuing a product in cycle t: one-hot, index/operand, weight address, weight read,
+# product, accumulate; the pass's accumulators are captured for the drain at t + MAC_LATENCY
+MAC_LATENCY = 6
+# captured in cycle t: shift, saturate/activation, output register, FIFO; on ``out`` at t + 4
+DRAIN_LATENCY = 4
+# cmd, INIT, the first pass's prep, the last pass's MAC and drain, the response cycle (18)
+LAYER_OVERHEAD = 3 + PREP_LATENCY + MAC_LATENCY + DRAIN_LATENCY

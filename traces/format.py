@@ -1,4 +1,4 @@
-"""Trace format v2: per-sample, per-layer sparsity and datapath work of one model variant.
+"""Trace format v3: per-sample, per-layer sparsity and datapath work of one model variant.
 
 One file per model variant (model x static sparsity pattern x level):
 ``traces/<set>/<model>/<pattern>.npz`` (numpy ``savez_compressed``, no pickles) with
@@ -6,11 +6,14 @@ One file per model variant (model x static sparsity pattern x level):
 ``meta``      uint8 array holding UTF-8 JSON (see :data:`META_FIELDS`, :data:`LAYER_FIELDS`)
 ``in_nnz``    int64 ``[S, L]``  non-zeros of each layer's sparse operand (input / scores)
 ``out_nnz``   int64 ``[S, L]``  non-zeros of each layer's output after its activation
-``work``      int64 ``[S, L, len(lane_options)]``  datapath work counts per lane option
-              (:mod:`traces.work`)
+``work``      int64 ``[S, L, len(lane_options)]``  per row pass the busiest lane's effective
+              products, summed (:mod:`traces.work`)
+``empty``     int64 ``[S, L, len(lane_options)]``  row passes without an effective product
+``products``  int64 ``[S, L]``  effective products (activation and weight both non-zero)
 
 Traces store facts only: cycles follow from the work counts through the datapath cycle
-model at the lane count a simulation asks for (never stored; v1 files stored them).
+model at the lane count a simulation asks for (never stored; v1 files stored them; v2
+files counted broadcasts of a datapath that skipped weight zeros only in whole lane blocks).
 
 ``S`` samples (ids in ``meta.samples``), ``L`` layers (``meta.layers``). The format is
 documented in ``docs/trace_format.md``. :func:`load_variant` validates everything and
@@ -41,11 +44,11 @@ __all__ = [
     "save_variant",
 ]
 
-TRACE_VERSION = 2
+TRACE_VERSION = 3
 TRACE_ROOT = Path(__file__).resolve().parent
 LAYER_KINDS = ("conv", "fc", "attention")
 PATTERN_FAMILIES = ("dense", "unstructured", "block", "channel")
-ARRAYS = ("in_nnz", "out_nnz", "work")
+ARRAYS = ("in_nnz", "out_nnz", "work", "empty", "products")
 
 # name -> (type, required); types are checked with isinstance
 META_FIELDS = {
@@ -102,6 +105,8 @@ class Variant:
     in_nnz: np.ndarray
     out_nnz: np.ndarray
     work: np.ndarray
+    empty: np.ndarray
+    products: np.ndarray
     fixture: bool = False
     source: dict = field(default_factory=dict)
     notes: str = ""
@@ -125,6 +130,11 @@ class Variant:
             raise TraceError(f"{self.path or self.name}: no work counts for {lanes} lanes "
                              f"(field 'lane_options' = {list(self.lane_options)})")
         return self.work[:, :, self.lane_options.index(lanes)]
+
+    def empty_at(self, lanes: int) -> np.ndarray:
+        """``[S, L]`` row passes without an effective product at ``lanes`` lanes."""
+        self.work_at(lanes)
+        return self.empty[:, :, self.lane_options.index(lanes)]
 
     def meta(self) -> dict:
         return {
@@ -198,7 +208,8 @@ def _validate(path, meta: dict, arrays: dict) -> Variant:
     if not all(isinstance(s, str) for s in samples) or len(set(samples)) != len(samples):
         raise TraceError(f"{f}: field 'samples' must be unique strings")
     S, L = len(samples), len(layers)
-    shapes = {"in_nnz": (S, L), "out_nnz": (S, L), "work": (S, L, len(lanes))}
+    shapes = {"in_nnz": (S, L), "out_nnz": (S, L), "work": (S, L, len(lanes)),
+              "empty": (S, L, len(lanes)), "products": (S, L)}
     out = {}
     for name in ARRAYS:
         if name not in arrays:

@@ -1,24 +1,40 @@
-"""Datapath work counts: the per-layer fact a trace stores for every lane option.
+"""Datapath work counts: the per-layer facts a trace stores for every lane option.
 
 A layer is ``groups`` GEMMs of ``M`` rows x ``K`` reduction x ``N`` output columns. On a
-``P``-lane zero-skipping engine its ``N`` columns are processed in ``passes(N, P)``
-column passes; in every pass each row of the sparse operand broadcasts only its
-*effective* non-zeros: entries whose activation is non-zero and whose weight block (row
-``k`` of the pass's columns) is not all zero. The number of such broadcasts over the
-layer is its **work count** at ``P`` lanes (:func:`work_count`, from the real masks).
+``P``-lane engine its ``N`` columns are processed in ``passes(N, P)`` column passes of
+``P`` lanes, one output column per lane. In a *row pass* (one row ``m`` of the sparse
+operand against one column pass) lane ``j`` multiplies only the **effective products**
+of its column ``n``: the ``k`` where the activation ``x[m, k]`` *and* the weight
+``w[k, n]`` are non-zero (zeros of both operands are skipped). The lanes of a row pass
+start together, so the pass lasts as long as its busiest lane: the layer's facts are
 
-Work counts are facts about the masks, independent of the datapath's pipeline: the
-cycles a configuration takes follow from them through the cycle model
+* ``products`` -- effective products, summed over every output (lane independent);
+* ``work``     -- per row pass the largest effective-product count of its lanes, summed
+  (the row passes' busy cycles: load imbalance between lanes counted exactly);
+* ``empty``    -- row passes in which no lane has an effective product.
+
+(:func:`work_counts`, from the real masks.) They are facts about the masks, independent
+of the datapath's pipeline: cycles follow from them through the cycle model
 (:mod:`rtl.accelerator.cycle_model`), computed when a workload is loaded, never stored.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["LANE_OPTIONS", "passes", "work_count"]
+__all__ = ["LANE_OPTIONS", "WorkCounts", "pass_work", "passes", "product_counts", "work_counts"]
 
 LANE_OPTIONS = (8, 16, 32, 64)   # lane counts whose work counts every trace stores
+_EXACT_F32 = 1 << 24             # float32 sums of 0/1 products are exact below this K
+
+
+class WorkCounts(NamedTuple):
+    """The facts of one layer at one lane count (see the module docstring)."""
+    work: int
+    empty: int
+    products: int
 
 
 def passes(n: int, lanes: int) -> int:
@@ -26,8 +42,49 @@ def passes(n: int, lanes: int) -> int:
     return -(-n // lanes)
 
 
-def work_count(x_nz: np.ndarray, w_nz: np.ndarray, lanes: int) -> int:
-    """Effective broadcasts of one layer from its real masks.
+def _as3(a: np.ndarray, name: str) -> np.ndarray:
+    a = np.asarray(a, dtype=bool)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise ValueError(f"work_counts: {name} must be 2-D or 3-D, got shape {a.shape}")
+    return a
+
+
+def product_counts(x_nz: np.ndarray, w_nz: np.ndarray) -> np.ndarray:
+    """``e [groups, M, N]`` int64: effective products of every output ``(m, n)``.
+
+    ``e[g, m, n] = #{k : x_nz[g, m, k] and w_nz[g, k, n]}`` -- a 0/1 matrix product, done
+    in float32 (exact: every partial sum is an integer below ``2**24``).
+    """
+    x, w = _as3(x_nz, "x_nz"), _as3(w_nz, "w_nz")
+    g, _, k = x.shape
+    if w.shape[:2] != (g, k):
+        raise ValueError(f"work_counts: mask shapes {x.shape} and {w.shape} disagree")
+    if k >= _EXACT_F32:
+        raise ValueError(f"work_counts: K = {k} too long for exact float32 counts")
+    e = np.matmul(x.astype(np.float32), w.astype(np.float32))
+    return e.astype(np.int64)
+
+
+def pass_work(e: np.ndarray, lanes: int) -> tuple[int, int]:
+    """``(work, empty)`` at ``lanes`` lanes from product counts ``e [groups, M, N]``."""
+    e = np.asarray(e)
+    g, m, n = e.shape
+    p = passes(n, lanes)
+    if g * m * n == 0:
+        return 0, 0
+    if n == p * lanes:
+        busiest = e.reshape(g, m, p, lanes).max(axis=3)
+    else:
+        pad = np.zeros((g, m, p * lanes), dtype=e.dtype)
+        pad[:, :, :n] = e
+        busiest = pad.reshape(g, m, p, lanes).max(axis=3)
+    return int(busiest.sum(dtype=np.int64)), int(np.count_nonzero(busiest == 0))
+
+
+def work_counts(x_nz: np.ndarray, w_nz: np.ndarray, lanes: int) -> WorkCounts:
+    """The facts of one layer from its real masks.
 
     Parameters
     ----------
@@ -38,18 +95,6 @@ def work_count(x_nz: np.ndarray, w_nz: np.ndarray, lanes: int) -> int:
     lanes : int
         Lane count ``P``.
     """
-    x_nz = np.asarray(x_nz, dtype=bool)
-    w_nz = np.asarray(w_nz, dtype=bool)
-    if x_nz.ndim == 2:
-        x_nz = x_nz[None]
-    if w_nz.ndim == 2:
-        w_nz = w_nz[None]
-    g, _, k = x_nz.shape
-    if w_nz.shape[:2] != (g, k):
-        raise ValueError(f"work_count: mask shapes {x_nz.shape} and {w_nz.shape} disagree")
-    n = w_nz.shape[2]
-    total = 0
-    for p in range(passes(n, lanes)):
-        live = w_nz[:, :, p * lanes:(p + 1) * lanes].any(axis=2)      # [g, K]
-        total += int(np.einsum("gmk,gk->", x_nz, live, dtype=np.int64))
-    return total
+    e = product_counts(x_nz, w_nz)
+    work, empty = pass_work(e, lanes)
+    return WorkCounts(work=work, empty=empty, products=int(e.sum(dtype=np.int64)))

@@ -1,114 +1,116 @@
-"""Zero-skipping sparse GEMM engine with ``P`` lanes, drain stage and layer sequencer.
+"""Sparse GEMM engine with ``P`` lanes that skip the zeros of both operands.
 
 One command runs one layer (``groups`` GEMMs of ``M x K x N``) over the on-chip buffers.
-Loop order: group ``g`` -> row ``m`` -> column pass ``p`` (``P`` columns each). A row pass:
+Loop order: group ``g`` -> row ``m`` -> column pass ``p`` (``P`` columns each); a *row pass*
+is one operand row against one column pass. Four parts run concurrently, one row pass
+apart (``PREP_LATENCY``, ``MAC_LATENCY``, ``DRAIN_LATENCY`` in :mod:`sw_scheduler.timing`):
 
-``BCAST``  w + 1 cycles  issue one effective non-zero per cycle (lowest set bit of ``rem``)
-                         into the pipeline: scan (``SCAN_LATENCY``), ``XVAL``/``WEIGHT``
-                         read, lanes (``MAC_LATENCY``); the cycle that finds none left
-                         starts the flush
-``FLUSH``  ``FLUSH_CYCLES - 1``  the last product reaches the accumulators; meanwhile the
-                         loop counters advance and the next pass's ``LOAD`` (read its row
-                         bitmap/pointer and live bitmap, register its loop flags) and
-                         ``SETUP`` (register the read data) run
-``DRAIN``  n cycles      issue one valid column per cycle into the drain pipeline (select,
-                         shift, saturate/activation/zero test: ``DRAIN_LATENCY``), which
-                         emits non-zeros (and the row's end marker) on ``out`` and counts
-                         non-zeros; the last issue clears the lanes; meanwhile
-                         ``rem = row bitmap & live bitmap`` for the next pass
+``loop``   issues one row pass per cycle (its row and its lane bitmaps are read)
+``prep``   per lane: effective-product bitmap ``pend[j] = row mask & weight mask[j]`` and
+           its popcount; stalls while its last stage holds a pass the lanes have not taken
+``lanes``  :class:`~rtl.accelerator.lanes.LaneArray`: every lane multiplies its own next
+           effective product each cycle; a pass lasts ``max(max_j count_j, 1)`` cycles and
+           the next one follows in the next cycle into the other accumulator bank
+``drain``  :class:`~rtl.accelerator.drain.Drain`: the finished bank, all ``P`` columns at
+           once, shift / saturate / activation / zero test -> an ``out`` entry (FIFO)
 
-Per layer: the command cycle, ``INIT``, the first pass's ``LOAD``, ``SETUP`` and ``PREP``
-(``rem = row bitmap & live bitmap``; later passes do it in ``DRAIN``), ``TAIL``
-(the drain pipeline empties, the response is latched) and the response cycle. Hence, with
-``out``/``resp`` always ready, exactly :func:`rtl.accelerator.cycle_model.layer_cycles`
-cycles from the ``cmd`` transfer cycle to the ``resp`` transfer cycle, inclusive.
-Back-pressure on ``out`` stalls the drain pipeline and ``DRAIN`` (adds cycles, never loses
-or repeats an entry).
+Hence, with ``out`` and ``resp`` always ready, a layer takes exactly
+:func:`rtl.accelerator.cycle_model.layer_cycles` cycles from the ``cmd`` transfer cycle to
+the ``resp`` transfer cycle, inclusive. The lanes start a pass only with an ``out`` FIFO
+slot reserved for it (credits), so back-pressure on ``out`` stalls whole passes and never
+loses or repeats an entry.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from sw_scheduler.timing import DRAIN_LATENCY, FLUSH_CYCLES
+from sw_scheduler.timing import DRAIN_LATENCY, LAYER_OVERHEAD, PREP_LATENCY
 
 from ..ports import WritePort
-from .bitscan import BitScan
-from .lanes import LaneArray
+from .bits import popcount, tree_sum
+from .drain import DRAIN_STAGES, Drain
+from .lanes import PASS_META, LaneArray
 from .layouts import (
     ACT,
     ADDR_WIDTH,
     CMD_LAYOUT,
     DIM_WIDTH,
-    LANE_RANGE,
+    LANE_CHOICES,
     MAX_DEPTH,
-    OUT_LAYOUT,
     RESP_LAYOUT,
     Activation,
     Buffer,
     load_layout,
+    out_layout,
 )
 
-__all__ = ["SparseEngine"]
+__all__ = ["OUT_FIFO_DEPTH", "SparseEngine"]
 
-if FLUSH_CYCLES < 4:   # FLUSH (FLUSH_CYCLES - 1 cycles) holds the loop advance, LOAD and SETUP
-    raise ValueError(f"SparseEngine needs FLUSH_CYCLES >= 4, cycle_model has {FLUSH_CYCLES}")
+OUT_FIFO_DEPTH = 16     # out entries reserved ahead: more than the passes in flight
+SLICE = 8               # bits per slice popcount in prep
+
+if PREP_LATENCY != 5 or DRAIN_LATENCY != DRAIN_STAGES + 2:
+    raise ValueError("SparseEngine: timing contract and pipeline depths disagree")
 
 
 class SparseEngine(wiring.Component):
-    """Sparse GEMM engine: command in, compressed output rows and a done response out.
+    """Sparse GEMM engine: command in, output row passes and a done response out.
 
     Parameters
     ----------
     lanes : int
-        ``P``, output columns computed per pass (8..64).
+        ``P``, output columns per pass: 8, 16, 32 or 64.
     max_k : int
-        Largest reduction length ``K`` (width of the row/live bitmaps).
-    x_rows, x_vals, w_words, live_words : int
-        Depths of the XMASK/XPTR, XVAL, WEIGHT and LIVE buffers (each <= 65536).
+        Largest reduction length ``K`` (row width, bitmap width).
+    x_rows, w_words, live_words : int
+        Depths of the XROW buffer, of each lane's WEIGHT memory and of the LIVE buffer
+        (each <= 65536).
 
     Members
     -------
     cmd : In(stream.Signature(CMD_LAYOUT))
         Layer descriptor; accepted only when idle.
     resp : Out(stream.Signature(RESP_LAYOUT))
-        One per command, after its last output entry: ``tag`` and output non-zero count.
-    out : Out(stream.Signature(OUT_LAYOUT))
-        Compressed output rows (see :mod:`rtl.accelerator.reference`).
+        One per command, with its last ``out`` entry or after it: ``tag`` and the output
+        non-zero count.
+    out : Out(stream.Signature(out_layout(lanes)))
+        One entry per row pass, in loop order (see :mod:`rtl.accelerator.reference`).
     load : In(WritePort(load_layout(...)))
-        Buffer writes, one word per cycle, ``ready`` is constant 1; the host must not
-        write a region that the running command reads.
+        Buffer writes, one whole word per cycle; the host must not write a region that the
+        running command reads.
     busy : Out(1)
         A command is in progress.
     """
 
     def __init__(self, *, lanes: int = 16, max_k: int = 64, x_rows: int = 256,
-                 x_vals: int = 4096, w_words: int = 1024, live_words: int = 64):
+                 w_words: int = 1024, live_words: int = 64):
         try:
-            self._validate(lanes=lanes, max_k=max_k, x_rows=x_rows, x_vals=x_vals,
-                           w_words=w_words, live_words=live_words)
+            self._validate(lanes=lanes, max_k=max_k, x_rows=x_rows, w_words=w_words,
+                           live_words=live_words)
         except ValueError:
             self._MustUse__silence = True   # a rejected object is not an unused elaboratable
             raise
         self._lanes, self._max_k = lanes, max_k
-        self._depths = {"x_rows": x_rows, "x_vals": x_vals, "w_words": w_words,
-                        "live_words": live_words}
+        self._depths = {"x_rows": x_rows, "w_words": w_words, "live_words": live_words}
         self._load_layout = load_layout(lanes=lanes, max_k=max_k)
+        self._out_layout = out_layout(lanes)
         super().__init__({
             "cmd": In(stream.Signature(CMD_LAYOUT)),
             "resp": Out(stream.Signature(RESP_LAYOUT)),
-            "out": Out(stream.Signature(OUT_LAYOUT)),
+            "out": Out(stream.Signature(self._out_layout)),
             "load": In(WritePort(self._load_layout)),
             "busy": Out(1),
         })
 
     @staticmethod
     def _validate(*, lanes, max_k, **depths):
-        if not isinstance(lanes, int) or not LANE_RANGE[0] <= lanes <= LANE_RANGE[1]:
-            raise ValueError(f"SparseEngine: lanes must be an int in {LANE_RANGE}, got {lanes!r}")
+        if lanes not in LANE_CHOICES or not isinstance(lanes, int):
+            raise ValueError(f"SparseEngine: lanes must be one of {LANE_CHOICES}, got {lanes!r}")
         if not isinstance(max_k, int) or not 1 <= max_k < (1 << 17):
             raise ValueError(f"SparseEngine: max_k must be an int in 1..131071, got {max_k!r}")
         for name, v in depths.items():
@@ -120,130 +122,127 @@ class SparseEngine(wiring.Component):
     max_k = property(lambda self: self._max_k)
     depths = property(lambda self: dict(self._depths))
     load_layout = property(lambda self: self._load_layout)
+    out_layout = property(lambda self: self._out_layout)
 
     def elaborate(self, platform):
         m = Module()
         P, K = self._lanes, self._max_k
-        word = data.ArrayLayout(ACT, P)
+        log_p = P.bit_length() - 1
+        row_layout = data.ArrayLayout(ACT, K)
+        lane_masks = data.ArrayLayout(unsigned(K), P)
+        ld = self.load
 
-        # ---- buffers and their load path ---------------------------------------------------
-        mems = {
-            Buffer.XMASK: Memory(shape=unsigned(K), depth=self._depths["x_rows"], init=[]),
-            Buffer.XPTR: Memory(shape=unsigned(ADDR_WIDTH), depth=self._depths["x_rows"],
-                                init=[]),
-            Buffer.XVAL: Memory(shape=ACT, depth=self._depths["x_vals"], init=[]),
-            Buffer.WEIGHT: Memory(shape=word, depth=self._depths["w_words"], init=[]),
-            Buffer.LIVE: Memory(shape=unsigned(K), depth=self._depths["live_words"], init=[]),
-        }
-        rd = {}
-        for buf, mem in mems.items():
-            m.submodules[f"mem_{buf.name.lower()}"] = mem
+        # ---- buffers and their load path (XMASK: the row's non-zeros, kept beside XROW) ----
+        xrow = Memory(shape=row_layout, depth=self._depths["x_rows"], init=[])
+        xmask = Memory(shape=unsigned(K), depth=self._depths["x_rows"], init=[])
+        live = Memory(shape=lane_masks, depth=self._depths["live_words"], init=[])
+        m.submodules.mem_xrow, m.submodules.mem_xmask, m.submodules.mem_live = xrow, xmask, live
+        ld_row = data.View(row_layout, ld.payload.data[:row_layout.size])
+        for mem, value, buf in ((xrow, ld_row, Buffer.XROW),
+                                (xmask, Cat(*[v.any() for v in ld_row]), Buffer.XROW),
+                                (live, ld.payload.data[:lane_masks.size], Buffer.LIVE)):
             wp = mem.write_port()
-            m.d.comb += [
-                wp.addr.eq(self.load.payload.addr),
-                wp.data.eq(self.load.payload.data[:Shape.cast(mem.shape).width]),
-                wp.en.eq(self.load.valid & (self.load.payload.buf == buf)),
-            ]
-            rd[buf] = mem.read_port()
+            m.d.comb += [wp.addr.eq(ld.payload.addr), wp.data.eq(value),
+                         wp.en.eq(ld.valid & (ld.payload.buf == buf))]
+        m.submodules.lanes = lanes = LaneArray(lanes=P, max_k=K, w_words=self._depths["w_words"])
+        m.d.comb += [lanes.wload.valid.eq(ld.valid & (ld.payload.buf == Buffer.WEIGHT)),
+                     lanes.wload.payload.addr.eq(ld.payload.addr),
+                     lanes.wload.payload.data.eq(ld.payload.data[:P * ACT.width])]
 
-        # ---- sequencer state ---------------------------------------------------------------
+        # ---- command state --------------------------------------------------------------
         c = Signal(CMD_LAYOUT)
-        g_cnt = Signal(DIM_WIDTH)
-        m_cnt = Signal(DIM_WIDTH)
-        col_base = Signal(DIM_WIDTH + 1)
-        x_row = Signal(ADDR_WIDTH)        # XMASK/XPTR address of the current row
-        g_wbase = Signal(ADDR_WIDTH)      # WEIGHT address of (g, pass 0, k 0)
-        pass_wbase = Signal(ADDR_WIDTH)   # WEIGHT address of (g, p, k 0)
-        g_live = Signal(ADDR_WIDTH)
-        pass_live = Signal(ADDR_WIDTH)
         nnz = Signal.like(self.resp.p.nnz)
         resp_r = Signal(RESP_LAYOUT)
-        # per row pass, registered in LOAD: keeps compares out of the drain's control path
-        last_pass = Signal()              # this column pass is the row's last
-        last_row = Signal()               # this row is the group's last
-        last_group = Signal()             # this group is the layer's last
-        last_j = Signal(range(P))         # index of the pass's last valid column
-        # the same for the pass being drained (the loop counters run one pass ahead)
-        dr_col_base = Signal(DIM_WIDTH + 1)
-        dr_last_pass = Signal()
-        dr_last_j = Signal(range(P))
-        dr_end = Signal()                 # the layer's last row pass
-        flush_cnt = Signal(range(FLUSH_CYCLES + 1))
-        tail_cnt = Signal(range(DRAIN_LATENCY + 4))
+        wait = Signal(range(LAYER_OVERHEAD))
+        m.d.comb += self.resp.p.eq(resp_r)
 
-        m.d.comb += [rd[Buffer.XMASK].addr.eq(x_row), rd[Buffer.XPTR].addr.eq(x_row),
-                     rd[Buffer.LIVE].addr.eq(pass_live)]
-
-        # ---- broadcast stage: scan (SCAN_LATENCY) -> reads (READ_LATENCY) -> lanes --------
-        bc_mask = Signal(K)               # the row's bitmap
-        bc_rem = Signal(K)                # effective entries not yet broadcast
-        bc_ptr = Signal(ADDR_WIDTH)
-        bc_live = Signal(K)               # the pass's live bitmap
-        m.submodules.scan = scan = BitScan(K)
-        m.d.comb += [
-            scan.pending.eq(bc_rem), scan.row.eq(bc_mask),
-            rd[Buffer.XVAL].addr.eq(bc_ptr + scan.rank),
-            rd[Buffer.WEIGHT].addr.eq(pass_wbase + scan.index),
-        ]
-        mac_valid = Signal()              # the read data of this cycle is a broadcast
-        clear = Signal()
-        m.d.sync += mac_valid.eq(scan.valid)
-        m.submodules.lanes = lanes = LaneArray(P)
-        m.d.comb += [lanes.mac.eq(mac_valid), lanes.x.eq(rd[Buffer.XVAL].data),
-                     lanes.w.eq(rd[Buffer.WEIGHT].data), lanes.clear.eq(clear)]
-
-        # ---- drain pipeline: issue (select) -> shift -> saturate/emit (DRAIN_LATENCY) -----
-        # every stage advances together unless the output entry waits for ``out.ready``
-        dr_j = Signal(range(P))
-        dr_issue = Signal()
-        adv = Signal()
-        d0_v, d0_last, d0_index, d0_acc = (Signal(), Signal(), Signal(DIM_WIDTH),
-                                           Signal(lanes.drain_acc.shape()))
-        d1_v, d1_last, d1_index, d1_sh = (Signal(), Signal(), Signal(DIM_WIDTH),
-                                          Signal(lanes.drain_acc.shape()))
-        d2_v = Signal()
-        lo, hi = -(1 << (ACT.width - 1)), (1 << (ACT.width - 1)) - 1
-        floor = Mux(c.act == Activation.RELU, 0, lo)       # -128, or 0 with ReLU
-        y = Mux(d1_sh > hi, hi, Mux(d1_sh < floor, floor, d1_sh))
-        dr_last_col = dr_j == dr_last_j
-        m.d.comb += [
-            lanes.drain_sel.eq(dr_j),
-            adv.eq(~self.out.valid | self.out.ready),
-            self.out.valid.eq(d2_v & (self.out.p.nz | self.out.p.last)),
-            self.resp.p.eq(resp_r),
-        ]
+        # ---- loop: one row pass per advancing cycle --------------------------------------
+        adv = Signal()                      # the prep pipeline moves (its last stage frees)
+        lp_on = Signal()                    # passes left to issue
+        p_left, m_left, g_left = Signal(DIM_WIDTH), Signal(DIM_WIDTH), Signal(DIM_WIDTH)
+        passes_m1, m_m1 = Signal(DIM_WIDTH), Signal(DIM_WIDTH)
+        col = Signal(DIM_WIDTH)
+        x_row = Signal(ADDR_WIDTH)
+        live_a, g_live = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
+        wb, g_wb = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
+        rd_row, rd_mask, rd_live = (xrow.read_port(), xmask.read_port(), live.read_port())
+        m.d.comb += [rd_row.addr.eq(x_row), rd_mask.addr.eq(x_row), rd_live.addr.eq(live_a),
+                     rd_row.en.eq(adv), rd_mask.en.eq(adv), rd_live.en.eq(adv)]
+        end_p, end_m, end_g = p_left == 0, m_left == 0, g_left == 0
+        # stage 1: the read data of the pass issued one cycle earlier
+        v1, wb1, meta1 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META)
         with m.If(adv):
-            m.d.sync += [
-                d0_v.eq(dr_issue), d0_acc.eq(lanes.drain_acc),
-                d0_index.eq(dr_col_base + dr_j), d0_last.eq(dr_last_pass & dr_last_col),
-                d1_v.eq(d0_v), d1_sh.eq(d0_acc >> c.shift), d1_index.eq(d0_index),
-                d1_last.eq(d0_last),
-                d2_v.eq(d1_v), self.out.p.value.eq(y), self.out.p.nz.eq(y != 0),
-                self.out.p.index.eq(d1_index), self.out.p.last.eq(d1_last),
-            ]
-        with m.If(self.out.valid & self.out.ready):
-            m.d.sync += nnz.eq(nnz + self.out.p.nz)
-        drain_empty = ~d0_v & ~d1_v & ~d2_v
+            m.d.sync += [v1.eq(lp_on), wb1.eq(wb), meta1.col.eq(col), meta1.last.eq(end_p),
+                         meta1.end.eq(end_p & end_m & end_g)]
+            with m.If(lp_on):
+                with m.If(~end_p):                 # next column pass of the row
+                    m.d.sync += [p_left.eq(p_left - 1), col.eq(col + P),
+                                 live_a.eq(live_a + 1), wb.eq(wb + c.K)]
+                with m.Elif(~end_m):               # next row of the group
+                    m.d.sync += [p_left.eq(passes_m1), m_left.eq(m_left - 1), col.eq(0),
+                                 x_row.eq(x_row + 1), live_a.eq(g_live), wb.eq(g_wb)]
+                with m.Elif(~end_g):               # first row of the next group
+                    m.d.sync += [p_left.eq(passes_m1), m_left.eq(m_m1), g_left.eq(g_left - 1),
+                                 col.eq(0), x_row.eq(x_row + 1),
+                                 live_a.eq(live_a + 1), g_live.eq(live_a + 1),
+                                 wb.eq(wb + c.K), g_wb.eq(wb + c.K)]
+                with m.Else():
+                    m.d.sync += lp_on.eq(0)
 
-        def load_flags():
-            # LOAD work: the row pass's loop flags from the loop counters (its reads are
-            # addressed by ``x_row``/``pass_live``)
-            left = c.N - col_base
-            m.d.sync += [
-                last_pass.eq(left <= P),
-                last_j.eq(Mux(left <= P, left - 1, P - 1)),
-                last_row.eq(m_cnt == c.M - 1),
-                last_group.eq(g_cnt == c.groups - 1),
-            ]
+        # ---- prep: stage 2 registers the read words, 3 the lane bitmaps and slice counts,
+        # 4 the lane counts (the pass the lanes take) ------------------------------------
+        v2, wb2, meta2 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META)
+        row2, mask2, live2 = Signal(row_layout), Signal(K), Signal(lane_masks)
+        v3, wb3, meta3, row3 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META), Signal(row_layout)
+        pend3 = Signal(lane_masks)
+        slices = [(lo, min(lo + SLICE, K)) for lo in range(0, K, SLICE)]
+        cnt3 = [[Signal(range(hi - lo + 1), name=f"cnt3_{j}_{lo}") for lo, hi in slices]
+                for j in range(P)]
+        v4, wb4, meta4, row4 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META), Signal(row_layout)
+        pend4 = Signal(lane_masks)
+        cnt4 = Signal(data.ArrayLayout(unsigned(K.bit_length()), P))
+        with m.If(adv):
+            m.d.sync += [v2.eq(v1), wb2.eq(wb1), meta2.eq(meta1), row2.eq(rd_row.data),
+                         mask2.eq(rd_mask.data), live2.eq(rd_live.data),
+                         v3.eq(v2), wb3.eq(wb2), meta3.eq(meta2), row3.eq(row2),
+                         v4.eq(v3), wb4.eq(wb3), meta4.eq(meta3), row4.eq(row3),
+                         pend4.eq(pend3)]
+            for j in range(P):
+                pj = mask2 & live2[j]
+                m.d.sync += pend3[j].eq(pj)
+                m.d.sync += [cnt3[j][s].eq(popcount(pj[lo:hi], hi - lo))
+                             for s, (lo, hi) in enumerate(slices)]
+                m.d.sync += cnt4[j].eq(tree_sum(cnt3[j]))
 
-        def setup():
-            # SETUP work: register the read data (the AND follows in PREP or DRAIN)
-            m.d.sync += [bc_mask.eq(rd[Buffer.XMASK].data), bc_live.eq(rd[Buffer.LIVE].data),
-                         bc_ptr.eq(rd[Buffer.XPTR].data), dr_j.eq(0)]
+        # ---- lanes take a pass when they need one, it is ready and an out slot is free ----
+        credit = Signal(range(OUT_FIFO_DEPTH + 1), init=OUT_FIFO_DEPTH)
+        has_credit = Signal(init=1)
+        start = Signal()
+        m.d.comb += [
+            start.eq(lanes.need & v4 & has_credit),
+            adv.eq(~v4 | start),
+            lanes.start.eq(start), lanes.pend.eq(pend4), lanes.count.eq(cnt4),
+            lanes.row.eq(row4), lanes.wbase.eq(wb4), lanes.meta.eq(meta4),
+        ]
 
-        def prep():
-            # effective entries of the next pass = row bitmap & live weight rows
-            m.d.sync += bc_rem.eq(bc_mask & bc_live)
+        # ---- drain -> out FIFO -----------------------------------------------------------
+        m.submodules.drain = drain = Drain(P)
+        m.d.comb += [drain.cap_valid.eq(lanes.cap_valid), drain.cap_acc.eq(lanes.cap_acc),
+                     drain.cap_meta.eq(lanes.cap_meta), drain.shift.eq(c.shift),
+                     drain.relu.eq(c.act == Activation.RELU)]
+        m.submodules.fifo = fifo = SyncFIFO(width=self._out_layout.size, depth=OUT_FIFO_DEPTH)
+        fin = Signal()                      # the layer's last entry is in the FIFO
+        pc = Signal(range(P + 1))           # non-zeros of the entry written last cycle
+        m.d.comb += [fifo.w_data.eq(drain.o_entry), fifo.w_en.eq(drain.o_valid),
+                     self.out.valid.eq(fifo.r_rdy), self.out.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.out.ready)]
+        m.d.sync += pc.eq(Mux(drain.o_valid, popcount(drain.o_entry.nz, P), 0))
+        m.d.sync += nnz.eq(nnz + pc)
+        with m.If(drain.o_valid & drain.o_end):
+            m.d.sync += fin.eq(1)
+        taken = self.out.valid & self.out.ready
+        m.d.sync += credit.eq(credit - start + taken)
+        m.d.sync += has_credit.eq(credit - start + taken != 0)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -253,91 +252,32 @@ class SparseEngine(wiring.Component):
                     m.d.sync += c.eq(self.cmd.p)
                     m.next = "INIT"
             with m.State("INIT"):
-                # reset the loop counters and buffer pointers; empty layers finish at once
-                # (their TAIL also covers the LOAD, SETUP and PREP of the first row pass)
+                # loop counters and buffer pointers; an empty layer only waits
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
-                    g_cnt.eq(0), m_cnt.eq(0), col_base.eq(0), nnz.eq(0),
-                    x_row.eq(c.x_base), g_wbase.eq(c.w_base), pass_wbase.eq(c.w_base),
-                    g_live.eq(c.live_base), pass_live.eq(c.live_base),
+                    p_left.eq((c.N - 1) >> log_p), passes_m1.eq((c.N - 1) >> log_p),
+                    m_left.eq(c.M - 1), m_m1.eq(c.M - 1), g_left.eq(c.groups - 1), col.eq(0),
+                    x_row.eq(c.x_base), live_a.eq(c.live_base), g_live.eq(c.live_base),
+                    wb.eq(c.w_base), g_wb.eq(c.w_base), nnz.eq(0), fin.eq(0),
                 ]
                 with m.If((c.M == 0) | (c.N == 0) | (c.groups == 0)):
-                    m.d.sync += tail_cnt.eq(DRAIN_LATENCY + 3)
-                    m.next = "TAIL"
+                    m.d.sync += wait.eq(LAYER_OVERHEAD - 4)
+                    m.next = "WAIT"
                 with m.Else():
-                    m.next = "LOAD"
-            with m.State("LOAD"):
-                # first row pass of the layer: read its row and live bitmaps; clear the lanes
-                m.d.comb += [self.busy.eq(1), clear.eq(1)]
-                load_flags()
-                m.next = "SETUP"
-            with m.State("SETUP"):
+                    m.d.sync += lp_on.eq(1)
+                    m.next = "RUN"
+            with m.State("WAIT"):
+                # an empty layer: the same fixed overhead as any layer
                 m.d.comb += self.busy.eq(1)
-                setup()
-                m.next = "PREP"
-            with m.State("PREP"):
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 0):
+                    m.d.sync += [resp_r.tag.eq(c.tag), resp_r.nnz.eq(0)]
+                    m.next = "RESP"
+            with m.State("RUN"):
+                # passes flow; the response is latched with the transfer of the last entry
                 m.d.comb += self.busy.eq(1)
-                prep()
-                m.next = "BCAST"
-            with m.State("BCAST"):
-                # issue one effective non-zero per cycle; the cycle that finds none left is
-                # the first of the flush (w + 1 cycles; the exit test is a plain zero test)
-                m.d.comb += [self.busy.eq(1), scan.issue.eq(bc_rem != 0)]
-                m.d.sync += bc_rem.eq(scan.rest)
-                with m.If(bc_rem == 0):
-                    m.d.sync += flush_cnt.eq(FLUSH_CYCLES - 2)
-                    m.next = "FLUSH"
-            with m.State("FLUSH"):
-                # wait until the last broadcast's product is in the accumulators; meanwhile
-                # (its address stage is over) advance the loop to the next row pass and do
-                # that pass's LOAD and SETUP
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += flush_cnt.eq(flush_cnt - 1)
-                with m.If(flush_cnt == 2):
-                    m.d.sync += [dr_col_base.eq(col_base), dr_last_pass.eq(last_pass),
-                                 dr_last_j.eq(last_j),
-                                 dr_end.eq(last_pass & last_row & last_group)]
-                    with m.If(~last_pass):
-                        # next column pass of the same row
-                        m.d.sync += [col_base.eq(col_base + P), pass_wbase.eq(pass_wbase + c.K),
-                                     pass_live.eq(pass_live + 1)]
-                    with m.Elif(~last_row):
-                        # next row of the same group
-                        m.d.sync += [col_base.eq(0), pass_wbase.eq(g_wbase),
-                                     pass_live.eq(g_live), x_row.eq(x_row + 1),
-                                     m_cnt.eq(m_cnt + 1)]
-                    with m.Elif(~last_group):
-                        # first row of the next group
-                        m.d.sync += [col_base.eq(0), x_row.eq(x_row + 1), m_cnt.eq(0),
-                                     g_cnt.eq(g_cnt + 1),
-                                     g_wbase.eq(pass_wbase + c.K), pass_wbase.eq(pass_wbase + c.K),
-                                     g_live.eq(pass_live + 1), pass_live.eq(pass_live + 1)]
-                with m.If(flush_cnt == 1):
-                    load_flags()
-                with m.If(flush_cnt == 0):
-                    setup()
-                    m.next = "DRAIN"
-            with m.State("DRAIN"):
-                # issue one valid column per cycle into the drain pipeline; hold on a stall;
-                # the last issue clears the lanes for the next row pass
-                m.d.comb += [self.busy.eq(1), dr_issue.eq(1)]
-                prep()
-                with m.If(adv):
-                    m.d.sync += dr_j.eq(dr_j + 1)
-                    with m.If(dr_last_col):
-                        m.d.comb += clear.eq(1)
-                        with m.If(dr_end):
-                            m.d.sync += tail_cnt.eq(DRAIN_LATENCY)
-                            m.next = "TAIL"
-                        with m.Else():
-                            m.next = "BCAST"
-            with m.State("TAIL"):
-                # let the drain pipeline empty (at least DRAIN_LATENCY cycles), latch the response
-                m.d.comb += self.busy.eq(1)
-                with m.If(tail_cnt != 0):
-                    m.d.sync += tail_cnt.eq(tail_cnt - 1)
-                with m.Elif(drain_empty):
-                    m.d.sync += [resp_r.tag.eq(c.tag), resp_r.nnz.eq(nnz)]
+                with m.If(fin & taken & (fifo.level == 1)):
+                    m.d.sync += [resp_r.tag.eq(c.tag), resp_r.nnz.eq(nnz + pc)]
                     m.next = "RESP"
             with m.State("RESP"):
                 # offer the response until it is taken

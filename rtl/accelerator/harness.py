@@ -1,10 +1,11 @@
 """Host-side driver for :class:`~rtl.accelerator.engine.SparseEngine` in Amaranth's simulator.
 
 :func:`layer_loads` turns a layer's operands into ``load`` writes (the buffer formats of
-:mod:`rtl.accelerator.reference`); :func:`layer_command` builds its descriptor;
-:func:`simulate` loads and runs a list of layers one after another, consumes ``out``
-with an optionally random ``ready`` and measures each layer's cycles from the ``cmd``
-transfer cycle to the ``resp`` transfer cycle, inclusive.
+:mod:`rtl.accelerator.reference`) at given buffer bases; :func:`place` lays several layers
+out back to back; :func:`layer_command` builds a descriptor; :func:`simulate` loads and
+runs a list of layers one after another, consumes ``out`` with an optionally random
+``ready`` and measures each layer's cycles from the ``cmd`` transfer cycle to the ``resp``
+transfer cycle, inclusive.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from traces.work import passes
 from ..simrun import run_simulation
 from .engine import SparseEngine
 from .layouts import ACT, Buffer, Kind
-from .reference import LayerData, compress_rows, decode_entries, weight_words
+from .reference import LayerData, decode_entries, live_words, row_words, weight_words
 
-__all__ = ["LayerRun", "layer_command", "layer_loads", "simulate"]
+__all__ = ["LayerRun", "layer_command", "layer_loads", "place", "simulate"]
+
+ZERO_BASES = {"x_base": 0, "w_base": 0, "live_base": 0}
 
 
 @dataclass
 class LayerRun:
     """Result of one simulated layer."""
     y: np.ndarray                  # decoded output [groups, M, N]
-    entries: list                  # raw output stream (value, index, nz, last)
+    entries: list                  # raw output stream (values, nz, col, last)
     nnz: int                       # non-zero count reported in the response
     tag: int
     cycles: int                    # cmd transfer .. resp transfer, inclusive
@@ -39,38 +42,54 @@ class LayerRun:
     run_seconds: float = 0.0       # wall time of simulating the command (``cycles``)
 
 
-def _check(engine: SparseEngine, layer: LayerData):
+def _needs(engine, layer: LayerData) -> dict:
     s = layer.shape
-    need = {"x_rows": s["groups"] * s["M"], "x_vals": int(np.count_nonzero(layer.x)),
-            "w_words": s["groups"] * passes(s["N"], engine.lanes) * s["K"],
-            "live_words": s["groups"] * passes(s["N"], engine.lanes)}
+    npass = passes(s["N"], engine.lanes)
+    return {"x_rows": s["groups"] * s["M"], "w_words": s["groups"] * npass * s["K"],
+            "live_words": s["groups"] * npass}
+
+
+def layer_loads(engine, layer: LayerData, bases: dict | None = None
+                ) -> list[tuple[Buffer, int, int]]:
+    """``(buffer, address, data)`` writes that place ``layer`` at ``bases`` (``x_base``,
+    ``w_base``, ``live_base``; default all 0). ``engine`` needs ``lanes``, ``max_k`` and
+    ``depths`` (a :class:`SparseEngine` or a stand-in); a layer that does not fit is a
+    ``ValueError`` naming the buffer."""
+    b = dict(ZERO_BASES, **(bases or {}))
+    s = layer.shape
     if s["K"] > engine.max_k:
         raise ValueError(f"layer K={s['K']} exceeds engine max_k={engine.max_k}")
-    for name, n in need.items():
-        if n > engine.depths[name]:
-            raise ValueError(f"layer needs {name}={n}, engine buffer holds "
+    for (name, n), base in zip(_needs(engine, layer).items(), b.values()):
+        if base + n > engine.depths[name]:
+            raise ValueError(f"layer needs {name}={base + n}, engine buffer holds "
                              f"{engine.depths[name]}")
-
-
-def layer_loads(engine: SparseEngine, layer: LayerData) -> list[tuple[Buffer, int, int]]:
-    """``(buffer, address, data)`` writes that place ``layer`` at address 0 of every buffer."""
-    _check(engine, layer)
-    masks, ptrs, vals = compress_rows(layer.x)
-    words, live = weight_words(layer.w, engine.lanes)
     byte = (1 << ACT.width) - 1
-    loads = [(Buffer.XMASK, a, v) for a, v in enumerate(masks)]
-    loads += [(Buffer.XPTR, a, v) for a, v in enumerate(ptrs)]
-    loads += [(Buffer.XVAL, a, v & byte) for a, v in enumerate(vals)]
-    loads += [(Buffer.WEIGHT, a, sum((v & byte) << (ACT.width * j) for j, v in enumerate(w)))
-              for a, w in enumerate(words)]
-    loads += [(Buffer.LIVE, a, v) for a, v in enumerate(live)]
+    loads = [(Buffer.XROW, b["x_base"] + a, v) for a, v in enumerate(row_words(layer.x))]
+    loads += [(Buffer.WEIGHT, b["w_base"] + a,
+               sum((v & byte) << (ACT.width * j) for j, v in enumerate(w)))
+              for a, w in enumerate(weight_words(layer.w, engine.lanes))]
+    loads += [(Buffer.LIVE, b["live_base"] + a, v)
+              for a, v in enumerate(live_words(layer.w, engine.lanes, engine.max_k))]
     return loads
 
 
-def layer_command(layer: LayerData, *, tag: int = 0, kind: Kind = Kind.FC) -> dict:
-    """``CMD_LAYOUT`` fields of ``layer`` placed at address 0 of every buffer."""
+def place(engine, layers: list[LayerData]) -> tuple[list, list[dict]]:
+    """Loads and buffer bases of ``layers`` laid out back to back in every buffer."""
+    loads, bases = [], []
+    cur = dict(ZERO_BASES)
+    for ly in layers:
+        loads += layer_loads(engine, ly, cur)
+        bases.append(dict(cur))
+        for key, n in zip(cur, _needs(engine, ly).values()):
+            cur[key] += n
+    return loads, bases
+
+
+def layer_command(layer: LayerData, *, tag: int = 0, kind: Kind = Kind.FC,
+                  bases: dict | None = None) -> dict:
+    """``CMD_LAYOUT`` fields of ``layer`` placed at ``bases`` (default all 0)."""
     return {"tag": tag, "kind": kind, "act": layer.act, "shift": layer.shift,
-            **layer.shape, "x_base": 0, "w_base": 0, "live_base": 0}
+            **layer.shape, **dict(ZERO_BASES, **(bases or {}))}
 
 
 def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
@@ -86,7 +105,7 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
     plan = [(layer_loads(engine, ly), layer_command(ly, tag=i, kind=kd))
             for i, (ly, kd) in enumerate(zip(layers, kinds))]
     rng = random.Random(seed)
-    entries: list[tuple[int, int, int, int]] = []
+    entries: list = []
     runs: list[LayerRun] = []
     sim = Simulator(engine)
     sim.add_clock(1e-8)
@@ -96,7 +115,8 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
         async for _, _, valid, ready, p in ctx.tick().sample(
                 engine.out.valid, engine.out.ready, engine.out.payload):
             if valid and ready:
-                entries.append((int(p.value), int(p.index), int(p.nz), int(p.last)))
+                entries.append((tuple(int(v) for v in p.values), int(p.nz), int(p.col),
+                                int(p.last)))
             ctx.set(engine.out.ready, rng.random() < ready_prob)
 
     async def host(ctx):
@@ -131,7 +151,8 @@ def simulate(engine: SparseEngine, layers: list[LayerData], *, kinds=None,
             cycles += 1
             s = layer.shape
             mine = entries[first:]
-            runs.append(LayerRun(y=decode_entries(mine, s["groups"], s["M"], s["N"]),
+            runs.append(LayerRun(y=decode_entries(mine, s["groups"], s["M"], s["N"],
+                                                  engine.lanes),
                                  entries=mine, nnz=int(resp.nnz), tag=int(resp.tag),
                                  cycles=cycles, load_cycles=len(loads), load_seconds=t1 - t0,
                                  run_seconds=time.perf_counter() - t1))

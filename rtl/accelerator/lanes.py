@@ -1,65 +1,174 @@
-"""The ``P`` multiply-accumulate lanes, one output column each (3-stage pipeline)."""
+"""The ``P`` lanes: each skips the zeros of both operands; double-buffered accumulators."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .layouts import ACC, ACT
+from sw_scheduler.timing import MAC_LATENCY
 
-__all__ = ["LaneArray"]
+from ..ports import WritePort
+from .bits import lowest_one, onehot_index, onehot_select
+from .layouts import ACC, ACT, ADDR_WIDTH, DIM_WIDTH
+
+__all__ = ["PASS_META", "LaneArray"]
+
+# what travels with a row pass from the loop counters to its output entry
+PASS_META = data.StructLayout({
+    "col": unsigned(DIM_WIDTH),   # output column of lane 0
+    "last": unsigned(1),          # the output row's last pass
+    "end": unsigned(1),           # the layer's last pass
+})
+
+if MAC_LATENCY != 6:   # the stages below: one-hot, index/operand, address, read, product, add
+    raise ValueError(f"LaneArray has 6 stages from issue to capture, timing says {MAC_LATENCY}")
 
 
 class LaneArray(wiring.Component):
-    """``P`` int32 accumulators fed by one broadcast int8 activation per cycle.
+    """``P`` lanes, one output column each, running one row pass at a time.
 
-    Pipeline: operands register, product register, accumulator. A ``mac`` in cycle ``d``
-    shows in ``drain_acc`` from cycle ``d + MAC_LATENCY`` (:mod:`rtl.accelerator.cycle_model`).
+    A row pass gives lane ``j`` the bitmap ``pend[j]`` of its effective products (the ``k``
+    where the row's activation and the lane's weight are both non-zero) and the row's
+    values. Every cycle each lane takes the lowest ``k`` left in its bitmap (a one-hot: one
+    carry chain), selects ``row[k]`` and reads its own weight memory at ``wbase + k``;
+    products add into the accumulator bank of the pass. The pass lasts as long as its
+    busiest lane (``max count``, at least one cycle); the next pass starts in the following
+    cycle into the other bank while the finished bank is captured for the drain.
+
+    Timing: a pass started by ``start`` in cycle ``s`` issues from ``s + 1``; ``need`` is high
+    in its last issue cycle ``e`` (and while idle); its accumulators appear on ``cap_acc``
+    with ``cap_valid`` in cycle ``e + MAC_LATENCY + 1`` (one cycle, then the bank is clear).
 
     Parameters
     ----------
-    lanes : int
-        ``P``.
+    lanes, max_k, w_words : int
+        ``P``, the bitmap width and the depth of each lane's weight memory.
 
     Members
     -------
-    mac : In(1)
-        This cycle's ``x``/``w`` are a broadcast: lane ``j`` adds ``x * w[j]``.
-    x : In(ACT)
-        Broadcast activation.
-    w : In(ArrayLayout(ACT, lanes))
-        Weight word: one int8 per lane.
-    clear : In(1)
-        Zero every accumulator at the end of this cycle (no ``mac`` may be in flight).
-    drain_sel : In(range(lanes))
-        Lane whose accumulator ``drain_acc`` shows.
-    drain_acc : Out(ACC)
-        Accumulator ``drain_sel`` (registered value).
+    start : In(1)
+        Take the pass on ``pend``/``count``/``row``/``wbase``/``meta`` (only while ``need``).
+    need : Out(1)
+        The current pass ends this cycle, or the lanes are idle.
+    pend : In(ArrayLayout(max_k, lanes))
+        Effective-product bitmaps of the new pass.
+    count : In(ArrayLayout(range(max_k + 1), lanes))
+        Their set bits.
+    row : In(ArrayLayout(ACT, max_k))
+        The operand row's values.
+    wbase : In(ADDR_WIDTH)
+        Weight-memory address of ``k = 0`` for the pass.
+    meta : In(PASS_META)
+        Carried to ``cap_meta``.
+    wload : In(WritePort({addr, data}))
+        Weight writes: lane ``j`` stores ``data[j]`` at ``addr``.
+    cap_valid, cap_acc, cap_meta : Out
+        A finished pass's accumulators (int32 per lane) and its meta.
     """
 
-    def __init__(self, lanes: int):
-        if not isinstance(lanes, int) or lanes < 1:
-            raise ValueError(f"LaneArray: lanes must be a positive int, got {lanes!r}")
-        self._lanes = lanes
+    def __init__(self, *, lanes: int, max_k: int, w_words: int):
+        for name, v in (("lanes", lanes), ("max_k", max_k), ("w_words", w_words)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"LaneArray: {name} must be a positive int, got {v!r}")
+        self._lanes, self._max_k, self._w_words = lanes, max_k, w_words
+        cnt = unsigned(max_k.bit_length())
         super().__init__({
-            "mac": In(1), "x": In(ACT), "w": In(data.ArrayLayout(ACT, lanes)),
-            "clear": In(1), "drain_sel": In(range(lanes)), "drain_acc": Out(ACC),
+            "start": In(1), "need": Out(1),
+            "pend": In(data.ArrayLayout(unsigned(max_k), lanes)),
+            "count": In(data.ArrayLayout(cnt, lanes)),
+            "row": In(data.ArrayLayout(ACT, max_k)),
+            "wbase": In(ADDR_WIDTH), "meta": In(PASS_META),
+            "wload": In(WritePort(data.StructLayout({
+                "addr": unsigned(ADDR_WIDTH), "data": data.ArrayLayout(ACT, lanes)}))),
+            "cap_valid": Out(1), "cap_acc": Out(data.ArrayLayout(ACC, lanes)),
+            "cap_meta": Out(PASS_META),
         })
 
     def elaborate(self, platform):
         m = Module()
-        x_r = Signal(ACT)
-        w_r = Signal(data.ArrayLayout(ACT, self._lanes))
-        v_op, v_prod = Signal(), Signal()
-        m.d.sync += [x_r.eq(self.x), w_r.eq(self.w), v_op.eq(self.mac), v_prod.eq(v_op)]
+        P, K = self._lanes, self._max_k
+        cnt_shape = unsigned(K.bit_length())
+
+        # ---- the current pass: loaded by ``start``, one issue per lane per cycle ---------
+        active = Signal()                   # a pass is issuing
+        last = Signal()                     # ... and this is its last cycle
+        bank = Signal()                     # accumulator bank of the current pass
+        row = Signal(data.ArrayLayout(ACT, K))
+        wbase = Signal(ADDR_WIDTH)
+        meta = Signal(PASS_META)
+        m.d.comb += self.need.eq(~active | last)
+        with m.If(self.start):
+            m.d.sync += [active.eq(1), bank.eq(~bank), row.eq(self.row),
+                         wbase.eq(self.wbase), meta.eq(self.meta)]
+        with m.Elif(last):
+            m.d.sync += active.eq(0)
+        # the pass-end token, bank and meta of the cycle's issue, stage by stage
+        tok = [Signal(name=f"tok{s}") for s in range(MAC_LATENCY + 1)]
+        bnk = [Signal(name=f"bank{s}") for s in range(MAC_LATENCY + 1)]
+        mta = [Signal(PASS_META, name=f"meta{s}") for s in range(MAC_LATENCY + 1)]
+        m.d.comb += [tok[0].eq(active & last), bnk[0].eq(bank), mta[0].eq(meta)]
+        for s in range(MAC_LATENCY):
+            m.d.sync += [tok[s + 1].eq(tok[s]), bnk[s + 1].eq(bnk[s]), mta[s + 1].eq(mta[s])]
+        row_a = Signal.like(row)            # the row of the one-hots in stage A
+        wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
+        m.d.sync += [row_a.eq(row), wbase_a.eq(wbase), wbase_b.eq(wbase_a)]
+
+        le2 = []
         accs = []
-        for j in range(self._lanes):
-            prod = Signal(signed(2 * ACT.width), name=f"prod{j}")   # int8 * int8
-            acc = Signal(ACC, name=f"acc{j}")
-            m.d.sync += prod.eq(x_r * w_r[j])
-            nxt = (acc + Mux(v_prod, prod, 0))[:ACC.width].as_signed()
-            m.d.sync += acc.eq(Mux(self.clear, 0, nxt))
+        for j in range(P):
+            # issue: lowest pending k (one-hot); the pass's masks replace the rest on start
+            pend = Signal(K, name=f"pend{j}")
+            cnt = Signal(cnt_shape, name=f"cnt{j}")
+            low = lowest_one(pend, K)
+            with m.If(self.start):
+                m.d.sync += [pend.eq(self.pend[j]), cnt.eq(self.count[j])]
+            with m.Else():
+                m.d.sync += [pend.eq(pend & ~low), cnt.eq(cnt - (cnt != 0))]
+            le2.append(cnt <= 2)
+            # A: one-hot -> operand value and index
+            oh = Signal(K, name=f"oh{j}")
+            x_b, idx_b = Signal(ACT, name=f"x_b{j}"), Signal(range(max(K, 2)), name=f"idx{j}")
+            m.d.sync += [oh.eq(low),
+                         x_b.eq(onehot_select(oh, list(row_a), K)),
+                         idx_b.eq(onehot_index(oh, K))]
+            # B: weight address (the read data arrives in C)
+            mem = Memory(shape=ACT, depth=self._w_words, init=[])
+            m.submodules[f"wmem{j}"] = mem
+            wp = mem.write_port()
+            m.d.comb += [wp.addr.eq(self.wload.payload.addr),
+                         wp.data.eq(self.wload.payload.data[j]), wp.en.eq(self.wload.valid)]
+            rp = mem.read_port()
+            m.d.comb += rp.addr.eq(wbase_b + idx_b)
+            x_c = Signal(ACT, name=f"x_c{j}")
+            m.d.sync += x_c.eq(x_b)
+            # C: register the operands; D: product; E: accumulate into the pass's bank
+            x_d, w_d = Signal(ACT, name=f"x_d{j}"), Signal(ACT, name=f"w_d{j}")
+            prod = Signal(signed(2 * ACT.width), name=f"prod{j}")
+            m.d.sync += [x_d.eq(x_c), w_d.eq(rp.data), prod.eq(x_d * w_d)]
+            # (products of an idle lane are 0: its one-hot selects no operand)
+            acc = [Signal(ACC, name=f"acc{j}_{b}") for b in range(2)]
+            for b in range(2):
+                cleared = tok[MAC_LATENCY] & (bnk[MAC_LATENCY] == b)   # captured this cycle
+                adding = bnk[MAC_LATENCY - 1] == b
+                m.d.sync += acc[b].eq(Mux(cleared, 0, acc[b]) + Mux(adding, prod, 0))
             accs.append(acc)
-        m.d.comb += self.drain_acc.eq(Array(accs)[self.drain_sel])
+        # last cycle of a pass: every lane has at most one product left, i.e. the new pass's
+        # counts are <= 1, or the current counts were <= 2 one cycle earlier
+        m.d.sync += last.eq(Mux(self.start, _all([self.count[j] <= 1 for j in range(P)]),
+                                _all(le2)))
+
+        # ---- capture: the finished bank, one cycle after its last product was added -----
+        m.d.sync += [self.cap_valid.eq(tok[MAC_LATENCY]), self.cap_meta.eq(mta[MAC_LATENCY])]
+        for j in range(P):
+            m.d.sync += self.cap_acc[j].eq(Mux(bnk[MAC_LATENCY], accs[j][1], accs[j][0]))
         return m
+
+
+def _all(terms):
+    """AND of ``terms`` as a balanced tree."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    return _all(terms[:mid]) & _all(terms[mid:])

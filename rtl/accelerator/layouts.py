@@ -18,15 +18,15 @@ __all__ = [
     "ADDR_WIDTH",
     "CMD_LAYOUT",
     "DIM_WIDTH",
-    "LANE_RANGE",
+    "LANE_CHOICES",
     "MAX_DEPTH",
-    "OUT_LAYOUT",
     "RESP_LAYOUT",
     "SHIFT_WIDTH",
     "Activation",
     "Buffer",
     "Kind",
     "load_layout",
+    "out_layout",
 ]
 
 ACT = signed(8)        # activations and weights: int8
@@ -35,7 +35,7 @@ SHIFT_WIDTH = 5        # requantisation shift 0..31
 DIM_WIDTH = 16         # M, K, N, groups fields
 ADDR_WIDTH = 16        # buffer address fields (every buffer depth <= 2**16)
 MAX_DEPTH = 1 << ADDR_WIDTH
-LANE_RANGE = (8, 64)   # supported lane counts P (inclusive)
+LANE_CHOICES = (8, 16, 32, 64)   # supported lane counts P (powers of two: pass arithmetic)
 
 
 class Kind(enum.Enum, shape=2):
@@ -51,13 +51,11 @@ class Activation(enum.Enum, shape=1):
     RELU = 1
 
 
-class Buffer(enum.Enum, shape=3):
+class Buffer(enum.Enum, shape=2):
     """Target of a ``load`` write."""
-    XMASK = 0   # sparse-operand row bitmaps, one K-bit word per row
-    XPTR = 1    # row start index into XVAL (CSR row pointer)
-    XVAL = 2    # packed non-zero values (int8), rows back to back
-    WEIGHT = 3  # weight words: P int8 lanes per (group, pass, k)
-    LIVE = 4    # per-(group, pass) K-bit bitmap of weight rows that are not all zero
+    XROW = 0    # sparse-operand rows: max_k int8 values per row, zeros included
+    WEIGHT = 1  # weight words: P int8 lanes per (group, pass, k)
+    LIVE = 2    # per (group, pass): P lane bitmaps of max_k bits, weight non-zero
 
 
 CMD_LAYOUT = data.StructLayout({
@@ -69,7 +67,7 @@ CMD_LAYOUT = data.StructLayout({
     "K": unsigned(DIM_WIDTH),          # reduction length (<= engine max_k)
     "N": unsigned(DIM_WIDTH),          # output columns per group
     "groups": unsigned(DIM_WIDTH),
-    "x_base": unsigned(ADDR_WIDTH),    # XMASK/XPTR address of row (group 0, m 0)
+    "x_base": unsigned(ADDR_WIDTH),    # XROW address of row (group 0, m 0)
     "w_base": unsigned(ADDR_WIDTH),    # WEIGHT address of (group 0, pass 0, k 0)
     "live_base": unsigned(ADDR_WIDTH),  # LIVE address of (group 0, pass 0)
 })
@@ -79,19 +77,22 @@ RESP_LAYOUT = data.StructLayout({
     "nnz": NNZ.shape,                  # non-zero outputs of the layer (after activation)
 })
 
-OUT_LAYOUT = data.StructLayout({
-    "value": ACT,                      # output activation (0 when ``nz`` is 0)
-    "index": unsigned(DIM_WIDTH),      # output column within the group, 0..N-1
-    "nz": unsigned(1),                 # 1: a non-zero entry; 0: end-of-row marker only
-    "last": unsigned(1),               # last entry of the output row
-})
+
+def out_layout(lanes: int) -> data.StructLayout:
+    """Layout of one ``out`` entry: the ``lanes`` output columns of one row pass."""
+    return data.StructLayout({
+        "values": data.ArrayLayout(ACT, lanes),   # after the activation; 0 past N
+        "nz": unsigned(lanes),             # bit j: values[j] != 0
+        "col": unsigned(DIM_WIDTH),        # output column of values[0] (pass * lanes)
+        "last": unsigned(1),               # the output row's last pass
+    })
 
 
 def load_layout(*, lanes: int, max_k: int) -> data.StructLayout:
     """Layout of the ``load`` write stream of an engine with ``lanes`` lanes and ``max_k``."""
-    width = max(max_k, lanes * ACT.width, ADDR_WIDTH)
+    width = max(max_k * ACT.width, lanes * ACT.width, lanes * max_k, ADDR_WIDTH)
     return data.StructLayout({
         "buf": Buffer,
         "addr": unsigned(ADDR_WIDTH),
-        "data": unsigned(width),       # low bits used; WEIGHT: lane j in bits [8j, 8j+8)
+        "data": unsigned(width),       # one whole word, low bits used (see docs/datapath.md)
     })

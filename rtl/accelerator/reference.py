@@ -6,16 +6,18 @@ Functional contract of one layer (``groups`` GEMMs)::
     y[g, m, n]   = sat_int8(acc >> shift)                     (arithmetic shift = floor)
     y            = max(y, 0) if act == RELU else y
 
-Buffer formats (what the host writes through the engine's ``load`` port):
+Buffer formats (what the host writes through the engine's ``load`` port, one whole word
+per write; ``max_k`` and ``P`` are the engine's):
 
-* sparse operand, row ``r = x_base + g*M + m``: ``XMASK[r]`` = bitmap of its non-zero
-  ``k``; ``XPTR[r]`` = start of its packed non-zeros in ``XVAL`` (ascending ``k``).
-* weights, word ``w_base + (g*passes + p)*K + k`` = ``w[g, k, p*P : p*P+P]`` (lanes past
-  ``N`` are zero); ``LIVE[live_base + g*passes + p]`` = bitmap of ``k`` whose word is not
-  all zero.
-* output stream: per output row, in order ``g, m``, its non-zero ``(value, index)`` in
-  ascending column order; the row's last entry has ``last=1``; when column ``N-1`` is
-  zero an extra ``nz=0`` entry with ``index=N-1`` closes the row.
+* sparse operand, row ``r = x_base + g*M + m``: ``XROW[r]`` = the row's ``K`` int8 values,
+  zeros included, value ``k`` in bits ``[8k, 8k+8)``, zero past ``K`` (:func:`row_words`).
+* weights, word ``w_base + (g*passes + p)*K + k`` = ``w[g, k, p*P : p*P+P]``, lane ``j`` in
+  bits ``[8j, 8j+8)`` (lanes past ``N`` are zero); ``LIVE[live_base + g*passes + p]`` =
+  the ``P`` lanes' weight non-zero bitmaps, bit ``j*max_k + k`` for ``w[g, k, p*P+j] != 0``
+  (:func:`weight_words`, :func:`live_words`).
+* output stream: one entry per row pass, in order ``g, m, p``: the pass's ``P`` output
+  values (0 past ``N``), their non-zero bitmap ``nz``, the first column ``col = p*P`` and
+  ``last`` = the row's last pass (:func:`out_entries`, :func:`decode_entries`).
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from .layouts import ACC, ACT, Activation
 __all__ = [
     "LayerData",
     "as_groups",
-    "compress_rows",
     "conv_layer",
     "decode_entries",
     "im2col",
     "layer_reference",
+    "live_words",
     "out_entries",
+    "row_words",
     "weight_words",
 ]
 
@@ -91,59 +94,78 @@ def layer_reference(layer: LayerData) -> np.ndarray:
     return y
 
 
-def compress_rows(x: np.ndarray, val_base: int = 0) -> tuple[list[int], list[int], list[int]]:
-    """Bitmaps, row pointers and packed values of the rows of ``x [..., K]``."""
+def row_words(x: np.ndarray) -> list[int]:
+    """XROW words of the rows of ``x [..., K]``: value ``k`` as a byte at bits ``8k``."""
     x = np.asarray(x)
     rows = x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
-    masks, ptrs, vals = [], [], []
-    for row in rows:
-        nz = np.flatnonzero(row)
-        masks.append(sum(1 << int(k) for k in nz))
-        ptrs.append(val_base + len(vals))
-        vals.extend(int(row[k]) for k in nz)
-    return masks, ptrs, vals
+    byte = (1 << ACT.width) - 1
+    return [sum((int(v) & byte) << (ACT.width * k) for k, v in enumerate(row) if v)
+            for row in rows]
 
 
-def weight_words(w: np.ndarray, lanes: int) -> tuple[list[list[int]], list[int]]:
-    """Weight words (``lanes`` int8 each) in ``(g, p, k)`` order and live bitmaps in ``(g, p)``."""
+def weight_words(w: np.ndarray, lanes: int) -> list[list[int]]:
+    """Weight words (``lanes`` int8 each) in ``(g, p, k)`` order."""
     w = as_groups(w, "w")
     g, k, n = w.shape
-    words, live = [], []
+    words = []
     for gi in range(g):
         for p in range(passes(n, lanes)):
             blk = np.zeros((k, lanes), dtype=np.int64)
             cols = w[gi, :, p * lanes:(p + 1) * lanes]
             blk[:, :cols.shape[1]] = cols
             words.extend([int(v) for v in row] for row in blk)
-            live.append(sum(1 << int(kk) for kk in np.flatnonzero(blk.any(axis=1))))
-    return words, live
+    return words
 
 
-def out_entries(y: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Expected output stream ``(value, index, nz, last)`` of output ``y [groups, M, N]``."""
+def live_words(w: np.ndarray, lanes: int, max_k: int) -> list[int]:
+    """LIVE words in ``(g, p)`` order: bit ``j*max_k + k`` = weight ``(k, p*lanes + j)`` is
+    non-zero."""
+    w = as_groups(w, "w")
+    g, k, n = w.shape
+    if k > max_k:
+        raise ValueError(f"live_words: K = {k} exceeds max_k = {max_k}")
+    out = []
+    for gi in range(g):
+        for p in range(passes(n, lanes)):
+            cols = w[gi, :, p * lanes:(p + 1) * lanes] != 0
+            out.append(sum(1 << (j * max_k + int(kk))
+                           for j in range(cols.shape[1]) for kk in np.flatnonzero(cols[:, j])))
+    return out
+
+
+def out_entries(y: np.ndarray, lanes: int) -> list[tuple[tuple[int, ...], int, int, int]]:
+    """Expected output stream ``(values, nz, col, last)`` of output ``y [groups, M, N]``."""
     y = np.asarray(y)
+    n = y.shape[-1]
+    npass = passes(n, lanes)
     entries = []
-    for row in y.reshape(int(np.prod(y.shape[:-1])), y.shape[-1]):
-        n = len(row)
-        for j, v in enumerate(row):
-            if v != 0 or j == n - 1:
-                entries.append((int(v), j, int(v != 0), int(j == n - 1)))
+    for row in y.reshape(int(np.prod(y.shape[:-1])), n):
+        for p in range(npass):
+            vals = [int(v) for v in row[p * lanes:(p + 1) * lanes]]
+            vals += [0] * (lanes - len(vals))
+            nz = sum(1 << j for j, v in enumerate(vals) if v)
+            entries.append((tuple(vals), nz, p * lanes, int(p == npass - 1)))
     return entries
 
 
-def decode_entries(entries, groups: int, m: int, n: int) -> np.ndarray:
-    """Dense ``[groups, M, N]`` output from a stream of ``(value, index, nz, last)``."""
-    y = np.zeros((groups * m, n), dtype=np.int64)
-    r = 0
-    for value, index, nz, last in entries:
-        if r >= groups * m:
-            raise ValueError(f"decode_entries: more than {groups * m} rows in the stream")
-        if nz:
-            y[r, index] = value
-        r += last
-    if r != groups * m:
-        raise ValueError(f"decode_entries: {r} rows in the stream, expected {groups * m}")
-    return y.reshape(groups, m, n)
+def decode_entries(entries, groups: int, m: int, n: int, lanes: int) -> np.ndarray:
+    """Dense ``[groups, M, N]`` output from a stream of ``(values, nz, col, last)``."""
+    npass = passes(n, lanes)
+    if len(entries) != groups * m * npass:
+        raise ValueError(f"decode_entries: {len(entries)} entries, expected "
+                         f"{groups * m * npass} ({groups * m} rows x {npass} passes)")
+    y = np.zeros((groups * m, npass * lanes), dtype=np.int64)
+    for i, (values, nz, col, last) in enumerate(entries):
+        r, p = divmod(i, npass)
+        if col != p * lanes or last != int(p == npass - 1):
+            raise ValueError(f"decode_entries: entry {i} has col {col}, last {last}; expected "
+                             f"col {p * lanes}, last {int(p == npass - 1)}")
+        if nz != sum(1 << j for j, v in enumerate(values) if v):
+            raise ValueError(f"decode_entries: entry {i}: nz {nz:#x} disagrees with its values")
+        y[r, col:col + lanes] = values
+    if (y[:, n:] != 0).any():
+        raise ValueError("decode_entries: a value past column N - 1 is non-zero")
+    return y[:, :n].reshape(groups, m, n)
 
 
 def im2col(img: np.ndarray, kh: int, kw: int, *, stride: int = 1, pad: int = 0) -> np.ndarray:

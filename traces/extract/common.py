@@ -8,7 +8,7 @@ ordered ``(kh, kw, cin)``, the same order :func:`im2col_mask` produces.
 
 Contents: :func:`gemm_weight` / :func:`gemm_to_layout` (framework layout <-> GEMM view),
 :func:`prune` (magnitude pruning to the pattern families), :func:`im2col_mask` /
-:func:`im2col_colcount` (conv operand masks), :func:`layer_record` (one layer's counts,
+:func:`im2col_colcount` (conv operand masks), :func:`layer_record` (one layer's counts and
 work counts), :func:`write_variant` (a trace file via :func:`traces.format.save_variant`).
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from traces.format import LAYER_FIELDS, PATTERN_FAMILIES, TRACE_ROOT, Layer, Variant, save_variant
-from traces.work import LANE_OPTIONS, passes
+from traces.work import LANE_OPTIONS, pass_work, passes
 
 __all__ = [
     "BLOCK",
@@ -34,10 +34,8 @@ __all__ = [
     "im2col_mask",
     "layer_live",
     "layer_record",
-    "live_passes",
     "prune",
     "same_padding",
-    "work_from_colcount",
     "write_variant",
 ]
 
@@ -267,9 +265,8 @@ def im2col_colcount(x_nz: np.ndarray, kh: int, kw: int, stride=1, pad=(0, 0, 0, 
                     dilation=1, groups: int = 1) -> tuple[int, np.ndarray]:
     """``(M, counts [groups, K])``: per-column non-zeros of :func:`im2col_mask`, without it.
 
-    ``counts == im2col_mask(...).sum(axis=1)`` exactly; it is all :func:`layer_record`
-    needs (work is linear in the per-column counts), computed in about one pass over the
-    input instead of ``kh * kw``.
+    ``counts == im2col_mask(...).sum(axis=1)`` exactly, computed in about one pass over the
+    input instead of ``kh * kw`` (the operand's non-zeros per reduction index).
     """
     x = np.asarray(x_nz, dtype=bool)
     if x.ndim != 3:
@@ -298,30 +295,6 @@ def im2col_colcount(x_nz: np.ndarray, kh: int, kw: int, stride=1, pad=(0, 0, 0, 
                                          .reshape(groups, kh * kw * cg))
 
 
-def live_passes(w_nz: np.ndarray, lanes: int) -> np.ndarray:
-    """``[groups, K]`` int: for each weight row, the passes whose lane block is not all zero.
-
-    Depends on the weights only, so extractors compute it once per layer and variant.
-    """
-    w_nz = np.asarray(w_nz, dtype=bool)
-    g, k, n = w_nz.shape
-    p = passes(n, lanes)
-    pad = np.zeros((g, k, p * lanes), dtype=bool)
-    pad[:, :, :n] = w_nz
-    return pad.reshape(g, k, p, lanes).any(axis=3).sum(axis=2, dtype=np.int64)
-
-
-def work_from_colcount(colcount: np.ndarray, w_nz: np.ndarray, lanes: int,
-                       live: np.ndarray | None = None) -> int:
-    """Work count from per-column operand non-zeros; equals :func:`traces.work.work_count`.
-
-    ``live`` is :func:`live_passes` of ``w_nz`` if already known.
-    """
-    if live is None:
-        live = live_passes(w_nz, lanes)
-    return int((np.asarray(colcount, dtype=np.int64) * live).sum(dtype=np.int64))
-
-
 def compact_columns(w_gemm_nz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(w [groups, K, N'], keep [N] bool)``: the weights the host hands the engine.
 
@@ -337,11 +310,19 @@ def compact_columns(w_gemm_nz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (w if keep.all() else np.ascontiguousarray(w[:, :, keep])), keep
 
 
-def layer_live(w_gemm_nz: np.ndarray) -> list[np.ndarray]:
-    """:func:`live_passes` of the compacted weights for every ``LANE_OPTIONS``: the
-    per-variant cache :func:`layer_record` accepts as ``live``."""
-    w, _ = compact_columns(w_gemm_nz)
-    return [live_passes(w, lanes) for lanes in LANE_OPTIONS]
+def layer_live(w_gemm_nz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(w, keep)``: the compacted weight mask as float32 (the operand of the product
+    counts) and the kept columns; the per-variant cache :func:`layer_record` accepts as
+    ``live`` (it depends on the weights only)."""
+    w, keep = compact_columns(w_gemm_nz)
+    return np.ascontiguousarray(w, dtype=np.float32), keep
+
+
+def _product_counts(name: str, x: np.ndarray, w32: np.ndarray) -> np.ndarray:
+    """``e [groups, M, N]`` int64, as :func:`traces.work.product_counts` (float32 matmul)."""
+    if x.shape[2] >= 1 << 24:
+        raise ValueError(f"layer_record({name}): K = {x.shape[2]} too long for exact counts")
+    return np.matmul(x.astype(np.float32), w32).astype(np.int64)
 
 
 def _kept_output(name: str, out: np.ndarray, out_axis: int | None, keep: np.ndarray,
@@ -361,24 +342,22 @@ def _kept_output(name: str, out: np.ndarray, out_axis: int | None, keep: np.ndar
     return o[..., cols.reshape(c, -1).any(axis=1)]  # a channel is computed if any column is
 
 
-def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np.ndarray,
+def layer_record(name: str, kind: str, x_op_nz: np.ndarray, w_gemm_nz: np.ndarray,
                  out_act: np.ndarray, *, out_axis: int | None = None,
-                 colcount: tuple[int, np.ndarray] | None = None,
-                 live: Sequence[np.ndarray] | None = None) -> dict:
+                 live: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """One layer's trace record for one sample.
 
     The weights are first compacted (:func:`compact_columns`): output columns that are all
     zero in every group are dropped, so ``N`` is the number of surviving columns and the
-    work, ``macs`` and ``weight_density`` are those of the compacted matrix;
+    work counts, ``macs`` and ``weight_density`` are those of the compacted matrix;
     ``out_size`` / ``out_nnz`` cover the computed output channels only.
 
     Parameters
     ----------
     name, kind : str
         Layer name and kind (``conv``, ``fc``, ``attention``).
-    x_op_nz : bool ``[groups, M, K]`` or None
-        Non-zero mask of the sparse operand; or None with ``colcount=(M, counts [groups, K])``
-        from :func:`im2col_colcount` (same result, less memory).
+    x_op_nz : bool ``[groups, M, K]``
+        Non-zero mask of the sparse operand (conv: :func:`im2col_mask` of the input).
     w_gemm_nz : bool ``[groups, K, N]``
         Non-zero mask of the weights in the GEMM view (all True for attention's V).
     out_act : array
@@ -387,44 +366,39 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
         Output-channel axis of ``out_act`` (-1 for NHWC / fc, 1 for NCHW); channel ``c``
         holds the ``groups * N / channels`` consecutive columns ``g * N + n``. Required
         when a column is dropped.
-    live : list of arrays, optional
+    live : tuple, optional
         :func:`layer_live` of the weights (a cache).
 
     Returns
     -------
     dict with the static fields of :data:`traces.format.LAYER_FIELDS` plus ``in_nnz``
-    (non-zeros of the sparse operand as streamed), ``out_nnz``, ``work`` (one count per
-    ``LANE_OPTIONS``).
+    (non-zeros of the sparse operand as streamed), ``out_nnz``, ``products`` (effective
+    products), ``work`` and ``empty`` (one count per ``LANE_OPTIONS``, :mod:`traces.work`).
     """
     w_full = np.asarray(w_gemm_nz, dtype=bool)
     if w_full.ndim != 3:
         raise ValueError(f"layer_record({name}): weight mask must be [groups, K, N], "
                          f"got shape {w_full.shape}")
-    w_nz, keep = compact_columns(w_full)
-    groups, k, n = w_nz.shape
-    if x_op_nz is not None:
-        x = np.asarray(x_op_nz, dtype=bool)
-        if x.ndim != 3 or x.shape[0] != groups or x.shape[2] != k:
-            raise ValueError(f"layer_record({name}): operand {x.shape} and weights "
-                             f"{w_full.shape} disagree")
-        m, cnt = x.shape[1], x.sum(axis=1, dtype=np.int64)
-    elif colcount is not None:
-        m, cnt = colcount
-        cnt = np.asarray(cnt, dtype=np.int64)
-        if cnt.shape != (groups, k):
-            raise ValueError(f"layer_record({name}): column counts {cnt.shape} and weights "
-                             f"{w_full.shape} disagree")
-    else:
-        raise ValueError(f"layer_record({name}): give x_op_nz or colcount")
-    if live is None:
-        live = [live_passes(w_nz, lanes) for lanes in LANE_OPTIONS]
-    work = [work_from_colcount(cnt, w_nz, lanes, lv) for lanes, lv in zip(LANE_OPTIONS, live)]
+    if x_op_nz is None:
+        raise ValueError(f"layer_record({name}): the operand mask x_op_nz is required "
+                         f"(conv: im2col_mask of the input)")
+    w32, keep = live if live is not None else layer_live(w_full)
+    groups, k, n = w32.shape
+    x = np.asarray(x_op_nz, dtype=bool)
+    if x.ndim != 3 or x.shape[0] != groups or x.shape[2] != k:
+        raise ValueError(f"layer_record({name}): operand {x.shape} and weights "
+                         f"{w_full.shape} disagree")
+    m = x.shape[1]
+    e = _product_counts(name, x, w32)
+    counts = [pass_work(e, lanes) for lanes in LANE_OPTIONS]
     out = _kept_output(name, np.asarray(out_act), out_axis, keep, groups)
     return {
         "name": name, "kind": kind, "M": int(m), "K": int(k), "N": int(n),
         "groups": int(groups), "macs": int(groups * m * k * n), "out_size": int(out.size),
-        "weight_density": float(w_nz.mean()),
-        "in_nnz": int(cnt.sum()), "out_nnz": int(np.count_nonzero(out)), "work": work,
+        "weight_density": float(np.count_nonzero(w32)) / w32.size if w32.size else 0.0,
+        "in_nnz": int(np.count_nonzero(x)), "out_nnz": int(np.count_nonzero(out)),
+        "products": int(e.sum(dtype=np.int64)),
+        "work": [c[0] for c in counts], "empty": [c[1] for c in counts],
     }
 
 
@@ -444,8 +418,9 @@ def write_variant(model: str, pattern: str, family: str, level: float,
     first = per_sample_records[samples[0]]
     static = [{k: lay[k] for k in LAYER_FIELDS} for lay in (layers_static or first)]
     S, L = len(samples), len(static)
-    arr = {k: np.zeros((S, L), dtype=np.int64) for k in ("in_nnz", "out_nnz")}
-    work = np.zeros((S, L, len(LANE_OPTIONS)), dtype=np.int64)
+    arr = {k: np.zeros((S, L), dtype=np.int64) for k in ("in_nnz", "out_nnz", "products")}
+    per_lane = {k: np.zeros((S, L, len(LANE_OPTIONS)), dtype=np.int64)
+                for k in ("work", "empty")}
     for s, sid in enumerate(samples):
         recs = per_sample_records[sid]
         if len(recs) != L:
@@ -458,11 +433,12 @@ def write_variant(model: str, pattern: str, family: str, level: float,
                                      f"layer {j} field {k!r} = {rec[k]!r}, expected {v!r}")
             for k, a in arr.items():
                 a[s, j] = rec[k]
-            work[s, j] = rec["work"]
+            for k, a in per_lane.items():
+                a[s, j] = rec[k]
     v = Variant(model=model, pattern=pattern, family=family, level=float(level),
                 lane_options=tuple(LANE_OPTIONS),
                 layers=tuple(Layer(**st) for st in static), samples=tuple(samples),
-                in_nnz=arr["in_nnz"], out_nnz=arr["out_nnz"], work=work, source=dict(source), notes=notes)
+                **arr, **per_lane, source=dict(source), notes=notes)
     return save_variant(v, Path(root) / model / f"{pattern}.npz")
 
 

@@ -200,10 +200,10 @@ def _layer_record(it, lay: TfliteLayer, w_gemm_nz, live) -> dict:
     pad = (common.same_padding(x_nz.shape[:2], lay.kernel, lay.stride, lay.dilation)
            if lay.same else (0, 0, 0, 0))
     groups = w_gemm_nz.shape[0]
-    cc = common.im2col_colcount(x_nz, *lay.kernel, stride=lay.stride, pad=pad,
-                                dilation=lay.dilation, groups=groups)
-    return common.layer_record(lay.name, "conv", None, w_gemm_nz, out, out_axis=-1,  # NHWC
-                               colcount=cc, live=live)
+    xo = common.im2col_mask(x_nz, *lay.kernel, stride=lay.stride, pad=pad,
+                            dilation=lay.dilation, groups=groups)
+    return common.layer_record(lay.name, "conv", xo, w_gemm_nz, out, out_axis=-1,  # NHWC
+                               live=live)
 
 
 def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=common.DATA_ROOT,

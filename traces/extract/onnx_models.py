@@ -292,11 +292,11 @@ class OnnxTracer:
                 wg, live = self._wmask(lay, weights)
                 kh, kw = lay.attrs["kernel_shape"]
                 t, left, b, r = lay.attrs.get("pads", [0, 0, 0, 0])
-                cc = common.im2col_colcount(x[0].transpose(1, 2, 0) != 0, kh, kw,
-                                            lay.attrs.get("strides", [1, 1]), (t, left, b, r),
-                                            lay.attrs.get("dilations", [1, 1]), lay.groups)
-                recs.append(common.layer_record(lay.name, "conv", None, wg, vals[lay.out],
-                                                out_axis=1, colcount=cc, live=live))  # NCHW
+                xo = common.im2col_mask(x[0].transpose(1, 2, 0) != 0, kh, kw,
+                                        lay.attrs.get("strides", [1, 1]), (t, left, b, r),
+                                        lay.attrs.get("dilations", [1, 1]), lay.groups)
+                recs.append(common.layer_record(lay.name, "conv", xo, wg, vals[lay.out],
+                                                out_axis=1, live=live))  # NCHW
                 continue
             if lay.op == "ConvTranspose":
                 xo = (x[0].reshape(x.shape[1], -1).T != 0)[None]

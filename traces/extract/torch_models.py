@@ -160,10 +160,10 @@ def _effnet_records(m, x: np.ndarray, cache: _Weights):
                                             live=live))
             continue
         _, h, w = a.shape
-        cc = common.im2col_colcount(a.transpose(1, 2, 0) != 0, *mod.kernel_size, mod.stride,
-                                    _conv_pad(mod, h, w), mod.dilation, mod.groups)
-        recs.append(common.layer_record(names[mod], "conv", None, wg, cur.numpy(), out_axis=1,
-                                        colcount=cc, live=live))                  # NCHW
+        xo = common.im2col_mask(a.transpose(1, 2, 0) != 0, *mod.kernel_size, mod.stride,
+                                _conv_pad(mod, h, w), mod.dilation, mod.groups)
+        recs.append(common.layer_record(names[mod], "conv", xo, wg, cur.numpy(), out_axis=1,
+                                        live=live))                  # NCHW
     return recs, y.numpy()[0]
 
 
