@@ -18,7 +18,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .accelerator.engine import SparseEngine
-from .accelerator.layouts import CMD_LAYOUT, OUT_LAYOUT
+from .accelerator.layouts import CMD_LAYOUT
 from .ports import WritePort
 from .scheduler.layouts import SchedulerConfig
 from .scheduler.top import DystaScheduler
@@ -61,8 +61,8 @@ class DystaTop(wiring.Component):
         Descriptor write, address ``LutLayout.layer_addr``.
     load : In(WritePort(engine.load_layout))
         Engine buffer writes, as on :class:`SparseEngine`.
-    out : Out(stream.Signature(OUT_LAYOUT))
-        Output rows of every layer run, as on :class:`SparseEngine`.
+    out : Out(stream.Signature(engine.out_layout))
+        Output row passes of every layer run, as on :class:`SparseEngine`.
     busy : Out(1)
         A layer is in the descriptor stage or on the engine.
     """
@@ -88,7 +88,7 @@ class DystaTop(wiring.Component):
             "desc_w": In(WritePort(data.StructLayout({
                 "addr": config.lut_addr_width or 1, "data": DESC_LAYOUT.size}))),
             "load": In(WritePort(self._engine.load_layout)),
-            "out": Out(stream.Signature(OUT_LAYOUT)),
+            "out": Out(stream.Signature(self._engine.out_layout)),
             "now": Out(config.time_width),
             "n_active": Out(config.count_width),
             "busy": Out(1),

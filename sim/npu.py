@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.accelerator.cycle_model import layer_cycles
+from rtl.accelerator.cycle_model import mask_cycles
 from rtl.accelerator.engine import SparseEngine
 from rtl.accelerator.harness import simulate
 from rtl.accelerator.reference import LayerData, layer_reference
 from sw_scheduler import formats as F
 from sw_scheduler.records import Request
 from sw_scheduler.static import StaticTables, VariantStats
-from traces.work import work_count
 
 __all__ = ["DatapathNPU", "TraceNPU", "tensor_case"]
 
@@ -106,8 +105,8 @@ def tensor_case(*, n_requests: int = 6, n_models: int = 2, n_layers: int = 3, la
     """A tiny workload with real tensors, its trace defined by the tensors' work counts.
 
     Returns ``(requests, layers, tables)``: :class:`sim.workload.Request` objects whose
-    ``cycles``/``out_nnz`` come from :func:`layer_cycles`/:func:`work_count` and the numpy
-    reference of each request's own tensors, ``layers`` (``tag -> [LayerData]``) for
+    ``cycles``/``out_nnz`` come from :func:`~rtl.accelerator.cycle_model.mask_cycles` and the
+    numpy reference of each request's own tensors, ``layers`` (``tag -> [LayerData]``) for
     :class:`DatapathNPU`, and :class:`StaticTables` whose statistics are the means over
     the requests of each model (one pattern ``"p0"``; ``kappa`` = 10 us, scaled to the
     tiny requests).
@@ -127,8 +126,7 @@ def tensor_case(*, n_requests: int = 6, n_models: int = 2, n_layers: int = 3, la
             x = rng.integers(-4, 5, size=(mm, k)) * (rng.random((mm, k)) < 0.5)
             ld = LayerData(x, w, shift=1)
             lds.append(ld)
-            cyc.append(layer_cycles(M=mm, N=n, groups=1, lanes=lanes,
-                                    work=work_count(x != 0, w != 0, lanes)))
+            cyc.append(mask_cycles(x != 0, w != 0, lanes))
             nnz.append(int(np.count_nonzero(layer_reference(ld))))
         layers[tag] = lds
         per_model[m].append((cyc, nnz))

@@ -43,12 +43,12 @@ RETIRE_DELAY = COMPLETION_DELAY + 1  # response T -> next SCAN/IDLE after a fina
 
 # ---- datapath (rtl/accelerator) ----
 # a row pass issued by the loop counters in cycle c can start in the lanes at c + PREP_LATENCY
-# (row/mask read, register, effective-product masks and slice counts, per-lane counts)
-PREP_LATENCY = 5
+# (row/mask read, register, effective-product masks and slice counts, per-lane counts, queue)
+PREP_LATENCY = 6
 # a lane issuing a product in cycle t: one-hot, index/operand, weight address, weight read,
 # product, accumulate; the pass's accumulators are captured for the drain at t + MAC_LATENCY
 MAC_LATENCY = 6
 # captured in cycle t: shift, saturate/activation, output register, FIFO; on ``out`` at t + 4
 DRAIN_LATENCY = 4
-# cmd, INIT, the first pass's prep, the last pass's MAC and drain, the response cycle (18)
+# cmd, INIT, the first pass's prep, the last pass's MAC and drain, the response cycle (19)
 LAYER_OVERHEAD = 3 + PREP_LATENCY + MAC_LATENCY + DRAIN_LATENCY

@@ -20,11 +20,13 @@ of the datapath's pipeline: cycles follow from them through the cycle model
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LANE_OPTIONS", "WorkCounts", "pass_work", "passes", "product_counts", "work_counts"]
+__all__ = ["LANE_OPTIONS", "WorkCounts", "lane_options_work", "pass_work", "passes",
+           "product_counts", "work_counts"]
 
 LANE_OPTIONS = (8, 16, 32, 64)   # lane counts whose work counts every trace stores
 _EXACT_F32 = 1 << 24             # float32 sums of 0/1 products are exact below this K
@@ -52,7 +54,7 @@ def _as3(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def product_counts(x_nz: np.ndarray, w_nz: np.ndarray) -> np.ndarray:
-    """``e [groups, M, N]`` int64: effective products of every output ``(m, n)``.
+    """``e [groups, M, N]`` int32: effective products of every output ``(m, n)``.
 
     ``e[g, m, n] = #{k : x_nz[g, m, k] and w_nz[g, k, n]}`` -- a 0/1 matrix product, done
     in float32 (exact: every partial sum is an integer below ``2**24``).
@@ -64,23 +66,50 @@ def product_counts(x_nz: np.ndarray, w_nz: np.ndarray) -> np.ndarray:
     if k >= _EXACT_F32:
         raise ValueError(f"work_counts: K = {k} too long for exact float32 counts")
     e = np.matmul(x.astype(np.float32), w.astype(np.float32))
-    return e.astype(np.int64)
+    return e.astype(np.int32)
+
+
+def _busiest(e: np.ndarray, lanes: int) -> np.ndarray:
+    """``[groups, M, passes]``: per row pass the largest product count of its lanes."""
+    g, m, n = e.shape
+    full = n // lanes
+    parts = []
+    if full:
+        parts.append(e[:, :, :full * lanes].reshape(g, m, full, lanes).max(axis=3))
+    if n % lanes:
+        parts.append(e[:, :, full * lanes:].max(axis=2, keepdims=True))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
+
+
+def _count(busiest: np.ndarray) -> tuple[int, int]:
+    return int(busiest.sum(dtype=np.int64)), int(np.count_nonzero(busiest == 0))
 
 
 def pass_work(e: np.ndarray, lanes: int) -> tuple[int, int]:
     """``(work, empty)`` at ``lanes`` lanes from product counts ``e [groups, M, N]``."""
     e = np.asarray(e)
-    g, m, n = e.shape
-    p = passes(n, lanes)
-    if g * m * n == 0:
+    if e.size == 0:
         return 0, 0
-    if n == p * lanes:
-        busiest = e.reshape(g, m, p, lanes).max(axis=3)
-    else:
-        pad = np.zeros((g, m, p * lanes), dtype=e.dtype)
-        pad[:, :, :n] = e
-        busiest = pad.reshape(g, m, p, lanes).max(axis=3)
-    return int(busiest.sum(dtype=np.int64)), int(np.count_nonzero(busiest == 0))
+    return _count(_busiest(e, lanes))
+
+
+def lane_options_work(e: np.ndarray, lane_options=LANE_OPTIONS) -> list[tuple[int, int]]:
+    """:func:`pass_work` for every lane count of ``lane_options`` (ascending powers of two,
+    each twice the previous): a pass of ``2P`` lanes is two adjacent passes of ``P``, so
+    each level is the pairwise maximum of the one below (one pass over ``e``)."""
+    e = np.asarray(e)
+    if e.size == 0:
+        return [(0, 0)] * len(lane_options)
+    b = _busiest(e, lane_options[0])
+    out = [_count(b)]
+    for lo, hi in pairwise(lane_options):
+        if hi != 2 * lo:
+            raise ValueError(f"lane_options_work: {lane_options} are not successive doublings")
+        if b.shape[2] % 2:
+            b = np.concatenate([b, np.zeros_like(b[:, :, :1])], axis=2)
+        b = np.maximum(b[:, :, 0::2], b[:, :, 1::2])
+        out.append(_count(b))
+    return out
 
 
 def work_counts(x_nz: np.ndarray, w_nz: np.ndarray, lanes: int) -> WorkCounts:

@@ -6,8 +6,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import ACC, ACT, SHIFT_WIDTH, out_layout
 from .lanes import PASS_META
+from .layouts import ACC, ACT, SHIFT_WIDTH, out_layout
 
 __all__ = ["DRAIN_STAGES", "Drain", "requantise"]
 

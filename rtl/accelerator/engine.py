@@ -23,7 +23,7 @@ loses or repeats an entry.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -49,12 +49,13 @@ from .layouts import (
     out_layout,
 )
 
-__all__ = ["OUT_FIFO_DEPTH", "SparseEngine"]
+__all__ = ["OUT_FIFO_DEPTH", "PASS_QUEUE", "SparseEngine"]
 
 OUT_FIFO_DEPTH = 16     # out entries reserved ahead: more than the passes in flight
+PASS_QUEUE = 8          # prepared row passes reserved ahead: more than the loop-to-queue trip
 SLICE = 8               # bits per slice popcount in prep
 
-if PREP_LATENCY != 5 or DRAIN_LATENCY != DRAIN_STAGES + 2:
+if PREP_LATENCY != 6 or DRAIN_LATENCY != DRAIN_STAGES + 2:
     raise ValueError("SparseEngine: timing contract and pipeline depths disagree")
 
 
@@ -156,9 +157,11 @@ class SparseEngine(wiring.Component):
         wait = Signal(range(LAYER_OVERHEAD))
         m.d.comb += self.resp.p.eq(resp_r)
 
-        # ---- loop: one row pass per advancing cycle --------------------------------------
-        adv = Signal()                      # the prep pipeline moves (its last stage frees)
+        # ---- loop: one row pass per cycle while the pass queue has room -----------------
+        issue = Signal()                    # a row pass is issued (its words are read)
         lp_on = Signal()                    # passes left to issue
+        q_free = Signal(range(PASS_QUEUE + 1), init=PASS_QUEUE)   # queue slots not reserved
+        q_room = Signal(init=1)             # q_free != 0, registered
         p_left, m_left, g_left = Signal(DIM_WIDTH), Signal(DIM_WIDTH), Signal(DIM_WIDTH)
         passes_m1, m_m1 = Signal(DIM_WIDTH), Signal(DIM_WIDTH)
         col = Signal(DIM_WIDTH)
@@ -167,30 +170,29 @@ class SparseEngine(wiring.Component):
         wb, g_wb = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
         rd_row, rd_mask, rd_live = (xrow.read_port(), xmask.read_port(), live.read_port())
         m.d.comb += [rd_row.addr.eq(x_row), rd_mask.addr.eq(x_row), rd_live.addr.eq(live_a),
-                     rd_row.en.eq(adv), rd_mask.en.eq(adv), rd_live.en.eq(adv)]
+                     issue.eq(lp_on & q_room)]
         end_p, end_m, end_g = p_left == 0, m_left == 0, g_left == 0
         # stage 1: the read data of the pass issued one cycle earlier
         v1, wb1, meta1 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META)
-        with m.If(adv):
-            m.d.sync += [v1.eq(lp_on), wb1.eq(wb), meta1.col.eq(col), meta1.last.eq(end_p),
-                         meta1.end.eq(end_p & end_m & end_g)]
-            with m.If(lp_on):
-                with m.If(~end_p):                 # next column pass of the row
-                    m.d.sync += [p_left.eq(p_left - 1), col.eq(col + P),
-                                 live_a.eq(live_a + 1), wb.eq(wb + c.K)]
-                with m.Elif(~end_m):               # next row of the group
-                    m.d.sync += [p_left.eq(passes_m1), m_left.eq(m_left - 1), col.eq(0),
-                                 x_row.eq(x_row + 1), live_a.eq(g_live), wb.eq(g_wb)]
-                with m.Elif(~end_g):               # first row of the next group
-                    m.d.sync += [p_left.eq(passes_m1), m_left.eq(m_m1), g_left.eq(g_left - 1),
-                                 col.eq(0), x_row.eq(x_row + 1),
-                                 live_a.eq(live_a + 1), g_live.eq(live_a + 1),
-                                 wb.eq(wb + c.K), g_wb.eq(wb + c.K)]
-                with m.Else():
-                    m.d.sync += lp_on.eq(0)
+        m.d.sync += [v1.eq(issue), wb1.eq(wb), meta1.col.eq(col), meta1.last.eq(end_p),
+                     meta1.end.eq(end_p & end_m & end_g)]
+        with m.If(issue):
+            with m.If(~end_p):                     # next column pass of the row
+                m.d.sync += [p_left.eq(p_left - 1), col.eq(col + P),
+                             live_a.eq(live_a + 1), wb.eq(wb + c.K)]
+            with m.Elif(~end_m):                   # next row of the group
+                m.d.sync += [p_left.eq(passes_m1), m_left.eq(m_left - 1), col.eq(0),
+                             x_row.eq(x_row + 1), live_a.eq(g_live), wb.eq(g_wb)]
+            with m.Elif(~end_g):                   # first row of the next group
+                m.d.sync += [p_left.eq(passes_m1), m_left.eq(m_m1), g_left.eq(g_left - 1),
+                             col.eq(0), x_row.eq(x_row + 1),
+                             live_a.eq(live_a + 1), g_live.eq(live_a + 1),
+                             wb.eq(wb + c.K), g_wb.eq(wb + c.K)]
+            with m.Else():
+                m.d.sync += lp_on.eq(0)
 
         # ---- prep: stage 2 registers the read words, 3 the lane bitmaps and slice counts,
-        # 4 the lane counts (the pass the lanes take) ------------------------------------
+        # 4 the lane counts; then the pass queue (no stall: the loop reserved its slot) ----
         v2, wb2, meta2 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META)
         row2, mask2, live2 = Signal(row_layout), Signal(K), Signal(lane_masks)
         v3, wb3, meta3, row3 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META), Signal(row_layout)
@@ -198,32 +200,44 @@ class SparseEngine(wiring.Component):
         slices = [(lo, min(lo + SLICE, K)) for lo in range(0, K, SLICE)]
         cnt3 = [[Signal(range(hi - lo + 1), name=f"cnt3_{j}_{lo}") for lo, hi in slices]
                 for j in range(P)]
-        v4, wb4, meta4, row4 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META), Signal(row_layout)
-        pend4 = Signal(lane_masks)
-        cnt4 = Signal(data.ArrayLayout(unsigned(K.bit_length()), P))
-        with m.If(adv):
-            m.d.sync += [v2.eq(v1), wb2.eq(wb1), meta2.eq(meta1), row2.eq(rd_row.data),
-                         mask2.eq(rd_mask.data), live2.eq(rd_live.data),
-                         v3.eq(v2), wb3.eq(wb2), meta3.eq(meta2), row3.eq(row2),
-                         v4.eq(v3), wb4.eq(wb3), meta4.eq(meta3), row4.eq(row3),
-                         pend4.eq(pend3)]
-            for j in range(P):
-                pj = mask2 & live2[j]
-                m.d.sync += pend3[j].eq(pj)
-                m.d.sync += [cnt3[j][s].eq(popcount(pj[lo:hi], hi - lo))
-                             for s, (lo, hi) in enumerate(slices)]
-                m.d.sync += cnt4[j].eq(tree_sum(cnt3[j]))
+        cnt_shape = unsigned(K.bit_length())
+        q_lane = data.StructLayout({"pend": unsigned(K), "count": cnt_shape})
+        q_pass = data.StructLayout({"row": row_layout, "wbase": unsigned(ADDR_WIDTH),
+                                    "meta": PASS_META})
+        q_in = [Signal(q_lane, name=f"q_in{j}") for j in range(P)] + [Signal(q_pass)]
+        v4 = Signal()
+        m.d.sync += [v2.eq(v1), wb2.eq(wb1), meta2.eq(meta1), row2.eq(rd_row.data),
+                     mask2.eq(rd_mask.data), live2.eq(rd_live.data),
+                     v3.eq(v2), wb3.eq(wb2), meta3.eq(meta2), row3.eq(row2),
+                     v4.eq(v3), q_in[P].wbase.eq(wb3), q_in[P].meta.eq(meta3),
+                     q_in[P].row.eq(row3)]
+        for j in range(P):
+            pj = mask2 & live2[j]
+            m.d.sync += pend3[j].eq(pj)
+            m.d.sync += [cnt3[j][s].eq(popcount(pj[lo:hi], hi - lo))
+                         for s, (lo, hi) in enumerate(slices)]
+            m.d.sync += [q_in[j].pend.eq(pend3[j]), q_in[j].count.eq(tree_sum(cnt3[j]))]
+        # the queue: one FIFO per lane and one for the pass (same control; narrow memories)
+        queues = [SyncFIFO(width=Shape.cast(q.shape()).width, depth=PASS_QUEUE) for q in q_in]
+        q_out = []
+        for j, (q, fifo_j) in enumerate(zip(q_in, queues)):
+            m.submodules[f"queue{j}"] = fifo_j
+            m.d.comb += [fifo_j.w_data.eq(q), fifo_j.w_en.eq(v4)]
+            q_out.append(data.View(q.shape(), fifo_j.r_data))
 
         # ---- lanes take a pass when they need one, it is ready and an out slot is free ----
         credit = Signal(range(OUT_FIFO_DEPTH + 1), init=OUT_FIFO_DEPTH)
         has_credit = Signal(init=1)
         start = Signal()
         m.d.comb += [
-            start.eq(lanes.need & v4 & has_credit),
-            adv.eq(~v4 | start),
-            lanes.start.eq(start), lanes.pend.eq(pend4), lanes.count.eq(cnt4),
-            lanes.row.eq(row4), lanes.wbase.eq(wb4), lanes.meta.eq(meta4),
+            start.eq(lanes.need & queues[P].r_rdy & has_credit),
+            lanes.start.eq(start), lanes.row.eq(q_out[P].row), lanes.wbase.eq(q_out[P].wbase),
+            lanes.meta.eq(q_out[P].meta),
         ]
+        m.d.comb += [fifo_j.r_en.eq(start) for fifo_j in queues]
+        m.d.comb += [lanes.pend[j].eq(q_out[j].pend) for j in range(P)]
+        m.d.comb += [lanes.count[j].eq(q_out[j].count) for j in range(P)]
+        m.d.sync += [q_free.eq(q_free - issue + start), q_room.eq(q_free - issue + start != 0)]
 
         # ---- drain -> out FIFO -----------------------------------------------------------
         m.submodules.drain = drain = Drain(P)

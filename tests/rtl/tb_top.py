@@ -12,20 +12,16 @@ must be the reference output of each commanded layer, in command order. Environm
 
 import json
 import os
+from types import SimpleNamespace
 
 import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from rtl.accelerator.cycle_model import layer_cycles
-from rtl.accelerator.layouts import OUT_LAYOUT, Activation, Buffer, Kind, load_layout
-from rtl.accelerator.reference import (
-    LayerData,
-    compress_rows,
-    layer_reference,
-    out_entries,
-    weight_words,
-)
+from rtl.accelerator.cycle_model import mask_cycles
+from rtl.accelerator.harness import layer_command, place
+from rtl.accelerator.layouts import Activation, load_layout, out_layout
+from rtl.accelerator.reference import LayerData, layer_reference, out_entries
 from rtl.export import default_lut_images
 from rtl.scheduler.layouts import SchedulerConfig
 from rtl.top import pack_descriptor
@@ -33,27 +29,12 @@ from sw_scheduler.bitexact import BitExactScheduler, encode_request
 from tests.support.stimulus import make_requests
 from tests.support.stimulus import rand_int8 as _rand
 from tests.support.tbkit import TB, StreamSink, StreamSource, wait_len
-from traces.work import work_count
 
 
-def place(layers, lanes):
+def descriptors(layers, engine):
     """Buffer writes and descriptors of ``layers`` laid out back to back in every buffer."""
-    loads, descs = [], []
-    xb = vb = wb = lb = 0
-    byte = 0xFF
-    for ly in layers:
-        s = ly.shape
-        masks, ptrs, vals = compress_rows(ly.x, val_base=vb)
-        words, live = weight_words(ly.w, lanes)
-        loads += [(Buffer.XMASK, xb + a, v) for a, v in enumerate(masks)]
-        loads += [(Buffer.XPTR, xb + a, v) for a, v in enumerate(ptrs)]
-        loads += [(Buffer.XVAL, vb + a, v & byte) for a, v in enumerate(vals)]
-        loads += [(Buffer.WEIGHT, wb + a, sum((v & byte) << (8 * j) for j, v in enumerate(w)))
-                  for a, w in enumerate(words)]
-        loads += [(Buffer.LIVE, lb + a, v) for a, v in enumerate(live)]
-        descs.append(pack_descriptor({"kind": Kind.FC, "act": ly.act, "shift": ly.shift,
-                                      **s, "x_base": xb, "w_base": wb, "live_base": lb}))
-        xb, vb, wb, lb = xb + len(masks), vb + len(vals), wb + len(words), lb + len(live)
+    loads, bases = place(engine, layers)
+    descs = [pack_descriptor(layer_command(ly, bases=b)) for ly, b in zip(layers, bases)]
     return loads, descs
 
 
@@ -68,7 +49,9 @@ async def system_vs_models(dut):
               for z, wz, sh, act in ((0.3, 0.0, 8, Activation.RELU),
                                      (0.8, 0.5, 6, Activation.IDENTITY),
                                      (0.6, 0.2, 9, Activation.RELU))]
-    loads, descs = place(layers, lanes)
+    engine = SimpleNamespace(lanes=lanes, max_k=params["max_k"],
+                             depths={k: params[k] for k in ("x_rows", "w_words", "live_words")})
+    loads, descs = descriptors(layers, engine)
     img = default_lut_images()
     cfg = SchedulerConfig.for_images(img, num_slots=slots)
     lay = cfg.lut
@@ -116,9 +99,7 @@ async def system_vs_models(dut):
 
     def npu(k, d):
         ly = layers[which(d.model, d.pattern, d.layer)]
-        s = ly.shape
-        lat = layer_cycles(M=s["M"], N=s["N"], groups=s["groups"], lanes=lanes,
-                           work=work_count(ly.x != 0, ly.w != 0, lanes))
+        lat = mask_cycles(ly.x != 0, ly.w != 0, lanes)
         return lat, int(np.count_nonzero(layer_reference(ly)))
 
     model = BitExactScheduler(cfg, img).run(reqs, npu)
@@ -131,11 +112,13 @@ async def system_vs_models(dut):
     assert got_c == [(c.tag, c.cycle) for c in model.completions]
     expect_out = []
     for d in model.decisions:
-        expect_out += out_entries(layer_reference(layers[which(d.model, d.pattern, d.layer)]))
+        expect_out += out_entries(layer_reference(layers[which(d.model, d.pattern, d.layer)]),
+                                  lanes)
     got_out = []
+    o_layout = out_layout(lanes)
     for _, w in out.received:
-        e = OUT_LAYOUT.from_bits(w)
-        got_out.append((e.value, e.index, e.nz, e.last))
+        e = o_layout.from_bits(w)
+        got_out.append((tuple(int(v) for v in e.values), e.nz, e.col, e.last))
     assert got_out == expect_out, "output stream differs from the reference layers"
     assert len({which(d.model, d.pattern, d.layer) for d in model.decisions}) == len(layers)
     dut._log.info("%d requests, %d layer runs identical to the models", len(reqs),

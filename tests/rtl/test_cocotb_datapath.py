@@ -17,7 +17,7 @@ def test_datapath(sim, lanes, out_pause, tmp_path):
     comp, name, params = build("datapath", lanes=lanes)
     tag = f"datapath_p{lanes}_{sim}_{int(out_pause * 100)}"
     v = write_verilog(comp, name, tmp_path / tag / f"{name}.v", params)
-    depths = {k: params[k] for k in ("max_k", "x_rows", "x_vals", "w_words", "live_words")}
+    depths = {k: params[k] for k in ("max_k", "x_rows", "w_words", "live_words")}
     run_cocotb(sim=sim, sources=[v], toplevel=name, module="tests.rtl.tb_datapath",
                build_dir=tmp_path / tag / "sim",
                extra_env={"TB_SEED": lanes + 100 * int(out_pause * 10), "TB_LANES": lanes,

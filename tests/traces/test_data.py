@@ -1,7 +1,7 @@
 """Committed real traces: loader, cycle consistency, work-count invariants; extraction helpers.
 
 The helpers of :mod:`traces.extract.common` are checked against direct computations
-(a loop convolution, :func:`rtl.accelerator.cycle_model.work_count` on full im2col masks).
+(a loop convolution, :func:`traces.work.work_counts` on full im2col masks).
 """
 
 from pathlib import Path
@@ -13,7 +13,7 @@ from rtl.accelerator.cycle_model import layer_cycles, variant_cycles
 from sw_scheduler.formats import DEFAULT_LANES
 from traces.extract import common
 from traces.format import PATTERN_FAMILIES, TRACE_ROOT, load_set
-from traces.work import LANE_OPTIONS, passes, work_count
+from traces.work import LANE_OPTIONS, passes, work_counts
 
 DATA = TRACE_ROOT / "data"
 SOURCES = TRACE_ROOT / "SOURCES.md"
@@ -55,9 +55,9 @@ def test_cycles_follow_from_stored_work_at_every_lane_option(traces):
         for lanes in LANE_OPTIONS:
             cyc = variant_cycles(v, lanes)
             i = v.lane_options.index(lanes)
-            for j, lay in enumerate(v.layers):
-                assert cyc[0, j] == layer_cycles(M=lay.M, N=lay.N, groups=lay.groups,
-                                                 lanes=lanes, work=int(v.work[0, j, i]))
+            for j in range(v.n_layers):
+                assert cyc[0, j] == layer_cycles(work=int(v.work[0, j, i]),
+                                                 empty=int(v.empty[0, j, i]))
 
 
 def test_work_counts_are_consistent(traces):
@@ -65,8 +65,14 @@ def test_work_counts_are_consistent(traces):
         n = np.array([lay.N for lay in v.layers])
         for i, lanes in enumerate(v.lane_options):
             npass = np.array([passes(int(x), lanes) for x in n])
+            # the busiest lane of a pass has at most the row's non-zeros, at least the
+            # pass's mean products; a pass without any is empty
             assert (v.work[:, :, i] <= v.in_nnz * npass).all(), f"{m}/{p} lanes {lanes}"
-        # more lanes per pass never adds broadcasts
+            assert (v.work[:, :, i] * lanes >= v.products).all(), f"{m}/{p} lanes {lanes}"
+            rows = np.array([a.M * a.groups for a in v.layers]) * npass
+            assert (v.empty[:, :, i] <= rows).all(), f"{m}/{p} lanes {lanes}"
+        assert (v.work[:, :, 0] <= v.products).all()
+        # more lanes per pass never add busy cycles
         assert (np.diff(v.work, axis=2) <= 0).all(), f"{m}/{p}: work grows with lanes"
         for j, lay in enumerate(v.layers):
             assert (v.in_nnz[:, j] <= lay.M * lay.K * lay.groups).all()
@@ -185,10 +191,13 @@ def test_colcount_and_work_match_full_masks():
         m, cnt = common.im2col_colcount(x, kh, kw, s, pad, d, g)
         assert m == mask.shape[1] and np.array_equal(cnt, mask.sum(axis=1))
         wn = rng.random((g, mask.shape[2], int(rng.integers(1, 40)))) > 0.6
-        rec = common.layer_record("l", "conv", None, wn, np.zeros(g * wn.shape[2]),
-                                  out_axis=-1, colcount=(m, cnt))
+        rec = common.layer_record("l", "conv", mask, wn, np.zeros(g * wn.shape[2]),
+                                  out_axis=-1)
         wc = wn[:, :, wn.any(axis=(0, 1))]                   # the compacted weights
-        assert rec["work"] == [work_count(mask, wc, lanes) for lanes in LANE_OPTIONS]
+        want = [work_counts(mask, wc, lanes) for lanes in LANE_OPTIONS]
+        assert rec["work"] == [c.work for c in want]
+        assert rec["empty"] == [c.empty for c in want]
+        assert rec["products"] == want[0].products
         assert rec["N"] == wc.shape[2]
         assert rec["in_nnz"] == mask.sum()
         checked += 1
@@ -208,7 +217,7 @@ def test_layer_record_compacts_pruned_output_columns():
     assert rec["out_size"] == 10 * 16
     assert rec["out_nnz"] == np.count_nonzero(out[..., keep])
     assert rec["weight_density"] == w[:, :, keep].mean()
-    assert rec["work"] == [work_count(x, w[:, :, keep], lanes) for lanes in LANE_OPTIONS]
+    assert rec["work"] == [work_counts(x, w[:, :, keep], lanes).work for lanes in LANE_OPTIONS]
     assert "cycles" not in rec                      # traces store facts, not cycles
     nchw = common.layer_record("c", "conv", x, w, out.transpose(2, 0, 1)[None], out_axis=1)
     assert {k: nchw[k] for k in rec} == rec
@@ -253,14 +262,15 @@ def test_write_variant_roundtrip(tmp_path: Path):
     for s in range(3):
         x = rng.random((6, 6, 4)) > 0.5
         wn = rng.random((1, 36, 6)) > 0.3
-        cc = common.im2col_colcount(x, 3, 3, 1, (1, 1, 1, 1))
-        recs[f"s{s}"] = [common.layer_record("c", "conv", None, wn, rng.random((6, 6, 6)) > 0.5,
-                                             colcount=cc)]
+        xo = common.im2col_mask(x, 3, 3, 1, (1, 1, 1, 1))
+        recs[f"s{s}"] = [common.layer_record("c", "conv", xo, wn, rng.random((6, 6, 6)) > 0.5)]
     path = common.write_variant("m", "block50", "block", 0.5, None, recs,
                                 {"package": "x"}, root=tmp_path)
     v = load_set(tmp_path)[("m", "block50")]
     assert path.is_file() and v.samples == ("s0", "s1", "s2")
     assert [list(w) for w in v.work[:, 0]] == [r[0]["work"] for r in recs.values()]
+    assert [list(e) for e in v.empty[:, 0]] == [r[0]["empty"] for r in recs.values()]
+    assert list(v.products[:, 0]) == [r[0]["products"] for r in recs.values()]
     bad = dict(recs, s3=[dict(recs["s0"][0], M=7)])
     with pytest.raises(ValueError, match="field 'M'"):
         common.write_variant("m", "dense", "dense", 0, None, bad, {}, root=tmp_path)

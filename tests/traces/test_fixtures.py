@@ -18,7 +18,7 @@ def test_committed_fixtures_match_generator(tmp_path):
     for k, v in ours.items():
         w = fresh[k]
         assert v.meta() | {"source": None} == w.meta() | {"source": None}
-        for a in ("in_nnz", "out_nnz", "work"):
+        for a in ("in_nnz", "out_nnz", "work", "empty", "products"):
             assert np.array_equal(getattr(v, a), getattr(w, a)), (k, a)
 
 
@@ -28,10 +28,10 @@ def test_fixtures_labelled_and_cycle_model_consistent():
         assert 4 <= v.n_layers <= 12 and v.n_samples == 40
         cyc = variant_cycles(v, DEFAULT_LANES)
         o = v.lane_options.index(DEFAULT_LANES)
-        for j, lay in enumerate(v.layers):
+        for j in range(v.n_layers):
             for s in range(0, v.n_samples, 7):
-                assert cyc[s, j] == layer_cycles(M=lay.M, N=lay.N, groups=lay.groups,
-                                                 lanes=DEFAULT_LANES, work=int(v.work[s, j, o]))
+                assert cyc[s, j] == layer_cycles(work=int(v.work[s, j, o]),
+                                                 empty=int(v.empty[s, j, o]))
         # input-dependent: output density of layer 0 predicts the later layers' cycles
         x = v.out_nnz[:, 0]
         y = cyc[:, 1:].sum(axis=1)

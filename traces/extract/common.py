@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from traces.format import LAYER_FIELDS, PATTERN_FAMILIES, TRACE_ROOT, Layer, Variant, save_variant
-from traces.work import LANE_OPTIONS, pass_work, passes
+from traces.work import LANE_OPTIONS, lane_options_work, passes
 
 __all__ = [
     "BLOCK",
@@ -319,10 +319,10 @@ def layer_live(w_gemm_nz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _product_counts(name: str, x: np.ndarray, w32: np.ndarray) -> np.ndarray:
-    """``e [groups, M, N]`` int64, as :func:`traces.work.product_counts` (float32 matmul)."""
+    """``e [groups, M, N]`` int32, as :func:`traces.work.product_counts` (float32 matmul)."""
     if x.shape[2] >= 1 << 24:
         raise ValueError(f"layer_record({name}): K = {x.shape[2]} too long for exact counts")
-    return np.matmul(x.astype(np.float32), w32).astype(np.int64)
+    return np.matmul(x.astype(np.float32), w32).astype(np.int32)
 
 
 def _kept_output(name: str, out: np.ndarray, out_axis: int | None, keep: np.ndarray,
@@ -390,7 +390,7 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray, w_gemm_nz: np.ndarra
                          f"{w_full.shape} disagree")
     m = x.shape[1]
     e = _product_counts(name, x, w32)
-    counts = [pass_work(e, lanes) for lanes in LANE_OPTIONS]
+    counts = lane_options_work(e)
     out = _kept_output(name, np.asarray(out_act), out_axis, keep, groups)
     return {
         "name": name, "kind": kind, "M": int(m), "K": int(k), "N": int(n),

@@ -262,11 +262,11 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
                  else "original weights")
         p = common.write_variant(name, pattern, family, level, None, records, source, notes,
                                  root=root)
-        cyc = np.array([[r["cycles"] for r in recs] for recs in records.values()]).sum(1)
-        summary[pattern] = {"file": str(p), "cycles_mean": float(cyc.mean()),
+        work = np.array([[r["work"][1] for r in recs] for recs in records.values()]).sum(1)
+        summary[pattern] = {"file": str(p), "work16_mean": float(work.mean()),
                             "drift_mean": float(drift.mean()), "seconds": time.time() - t0}
         log(f"{name}/{pattern}: {len(layers)} layers, {len(samples)} samples, "
-            f"e2e cycles {cyc.mean():.0f}, drift {drift.mean():.3f}, "
+            f"e2e work at 16 lanes {work.mean():.0f}, drift {drift.mean():.3f}, "
             f"{time.time() - t0:.1f} s")
     return summary
 
