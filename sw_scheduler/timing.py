@@ -48,7 +48,7 @@ PREP_LATENCY = 6
 # a lane issuing a product in cycle t: one-hot, index/operand, weight address, weight read,
 # product, accumulate; the pass's accumulators are captured for the drain at t + MAC_LATENCY
 MAC_LATENCY = 6
-# captured in cycle t: shift, saturate/activation, output register, FIFO; on ``out`` at t + 4
-DRAIN_LATENCY = 4
-# cmd, INIT, the first pass's prep, the last pass's MAC and drain, the response cycle (19)
+# captured in cycle t: shift (two stages), saturate/activation, FIFO; on ``out`` at t + 5
+DRAIN_LATENCY = 5
+# cmd, INIT, the first pass's prep, the last pass's MAC and drain, the response cycle (20)
 LAYER_OVERHEAD = 3 + PREP_LATENCY + MAC_LATENCY + DRAIN_LATENCY

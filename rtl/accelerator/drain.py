@@ -11,7 +11,7 @@ from .layouts import ACC, ACT, SHIFT_WIDTH, out_layout
 
 __all__ = ["DRAIN_STAGES", "Drain", "requantise"]
 
-DRAIN_STAGES = 2   # shift; saturate, activation and zero test
+DRAIN_STAGES = 3   # shift by 0/8/16/24; by 0..7; saturate, activation and zero test
 
 
 def requantise(v, relu):
@@ -52,11 +52,17 @@ class Drain(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P = self._lanes
-        g_v = Signal()
-        g_meta = Signal(PASS_META)
+        # the shift in two stages (each select bit drives every lane: fewer levels per stage)
+        c_v, g_v = Signal(), Signal()
+        c_meta, g_meta = Signal(PASS_META), Signal(PASS_META)
+        c_sh = Signal(data.ArrayLayout(ACC, P))
         g_sh = Signal(data.ArrayLayout(ACC, P))
-        m.d.sync += [g_v.eq(self.cap_valid), g_meta.eq(self.cap_meta)]
-        m.d.sync += [g_sh[j].eq(self.cap_acc[j] >> self.shift) for j in range(P)]
+        coarse = self.shift & 0b11000
+        fine = self.shift & 0b00111
+        m.d.sync += [c_v.eq(self.cap_valid), c_meta.eq(self.cap_meta),
+                     g_v.eq(c_v), g_meta.eq(c_meta)]
+        m.d.sync += [c_sh[j].eq(self.cap_acc[j] >> coarse) for j in range(P)]
+        m.d.sync += [g_sh[j].eq(c_sh[j] >> fine) for j in range(P)]
         ys = [requantise(g_sh[j], self.relu) for j in range(P)]
         m.d.sync += [self.o_valid.eq(g_v), self.o_end.eq(g_meta.end),
                      self.o_entry.col.eq(g_meta.col), self.o_entry.last.eq(g_meta.last),

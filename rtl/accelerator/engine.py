@@ -225,15 +225,21 @@ class SparseEngine(wiring.Component):
             m.d.comb += [fifo_j.w_data.eq(q), fifo_j.w_en.eq(v4)]
             q_out.append(data.View(q.shape(), fifo_j.r_data))
 
-        # ---- lanes take a pass when they need one, it is ready and an out slot is free ----
+        # ---- lanes take a pass when they need one, it is ready and an out slot is free;
+        # ``start`` is a register (it fans out to every lane bitmap bit), so it is computed
+        # from the next-cycle values of those three conditions ---------------------------
         credit = Signal(range(OUT_FIFO_DEPTH + 1), init=OUT_FIFO_DEPTH)
-        has_credit = Signal(init=1)
         start = Signal()
+        taken = self.out.valid & self.out.ready
+        credit_next = Signal.like(credit)
         m.d.comb += [
-            start.eq(lanes.need & queues[P].r_rdy & has_credit),
+            credit_next.eq(credit - start + taken),
             lanes.start.eq(start), lanes.row.eq(q_out[P].row), lanes.wbase.eq(q_out[P].wbase),
             lanes.meta.eq(q_out[P].meta),
         ]
+        m.d.sync += [credit.eq(credit_next),
+                     start.eq(lanes.need_next & (queues[P].level + v4 - start != 0)
+                              & (credit_next != 0))]
         m.d.comb += [fifo_j.r_en.eq(start) for fifo_j in queues]
         m.d.comb += [lanes.pend[j].eq(q_out[j].pend) for j in range(P)]
         m.d.comb += [lanes.count[j].eq(q_out[j].count) for j in range(P)]
@@ -254,9 +260,6 @@ class SparseEngine(wiring.Component):
         m.d.sync += nnz.eq(nnz + pc)
         with m.If(drain.o_valid & drain.o_end):
             m.d.sync += fin.eq(1)
-        taken = self.out.valid & self.out.ready
-        m.d.sync += credit.eq(credit - start + taken)
-        m.d.sync += has_credit.eq(credit - start + taken != 0)
 
         with m.FSM():
             with m.State("IDLE"):

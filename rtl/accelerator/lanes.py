@@ -52,6 +52,9 @@ class LaneArray(wiring.Component):
         Take the pass on ``pend``/``count``/``row``/``wbase``/``meta`` (only while ``need``).
     need : Out(1)
         The current pass ends this cycle, or the lanes are idle.
+    need_next : Out(1)
+        ``need`` of the next cycle (given this cycle's ``start``): lets the engine register
+        ``start``.
     pend : In(ArrayLayout(max_k, lanes))
         Effective-product bitmaps of the new pass.
     count : In(ArrayLayout(range(max_k + 1), lanes))
@@ -75,7 +78,7 @@ class LaneArray(wiring.Component):
         self._lanes, self._max_k, self._w_words = lanes, max_k, w_words
         cnt = unsigned(max_k.bit_length())
         super().__init__({
-            "start": In(1), "need": Out(1),
+            "start": In(1), "need": Out(1), "need_next": Out(1),
             "pend": In(data.ArrayLayout(unsigned(max_k), lanes)),
             "count": In(data.ArrayLayout(cnt, lanes)),
             "row": In(data.ArrayLayout(ACT, max_k)),
@@ -98,12 +101,13 @@ class LaneArray(wiring.Component):
         row = Signal(data.ArrayLayout(ACT, K))
         wbase = Signal(ADDR_WIDTH)
         meta = Signal(PASS_META)
-        m.d.comb += self.need.eq(~active | last)
+        active_next, last_next = Signal(), Signal()
+        m.d.comb += [self.need.eq(~active | last), active_next.eq(self.start | active & ~last),
+                     self.need_next.eq(~active_next | last_next)]
+        m.d.sync += [active.eq(active_next), last.eq(last_next)]
         with m.If(self.start):
-            m.d.sync += [active.eq(1), bank.eq(~bank), row.eq(self.row),
-                         wbase.eq(self.wbase), meta.eq(self.meta)]
-        with m.Elif(last):
-            m.d.sync += active.eq(0)
+            m.d.sync += [bank.eq(~bank), row.eq(self.row), wbase.eq(self.wbase),
+                         meta.eq(self.meta)]
         # the pass-end token, bank and meta of the cycle's issue, stage by stage
         tok = [Signal(name=f"tok{s}") for s in range(MAC_LATENCY + 1)]
         bnk = [Signal(name=f"bank{s}") for s in range(MAC_LATENCY + 1)]
@@ -111,6 +115,13 @@ class LaneArray(wiring.Component):
         m.d.comb += [tok[0].eq(active & last), bnk[0].eq(bank), mta[0].eq(meta)]
         for s in range(MAC_LATENCY):
             m.d.sync += [tok[s + 1].eq(tok[s]), bnk[s + 1].eq(bnk[s]), mta[s + 1].eq(mta[s])]
+        # bank controls, registered one stage ahead (they fan out to every accumulator bit):
+        # the bank stage E adds into, and the bank the capture clears in the same cycle
+        adding = [Signal(name=f"adding{b}") for b in range(2)]
+        cleared = [Signal(name=f"cleared{b}") for b in range(2)]
+        for b in range(2):
+            m.d.sync += [adding[b].eq(bnk[MAC_LATENCY - 2] == b),
+                         cleared[b].eq(tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == b))]
         row_a = Signal.like(row)            # the row of the one-hots in stage A
         wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
         m.d.sync += [row_a.eq(row), wbase_a.eq(wbase), wbase_b.eq(wbase_a)]
@@ -150,14 +161,12 @@ class LaneArray(wiring.Component):
             # (products of an idle lane are 0: its one-hot selects no operand)
             acc = [Signal(ACC, name=f"acc{j}_{b}") for b in range(2)]
             for b in range(2):
-                cleared = tok[MAC_LATENCY] & (bnk[MAC_LATENCY] == b)   # captured this cycle
-                adding = bnk[MAC_LATENCY - 1] == b
-                m.d.sync += acc[b].eq(Mux(cleared, 0, acc[b]) + Mux(adding, prod, 0))
+                m.d.sync += acc[b].eq(Mux(cleared[b], 0, acc[b]) + Mux(adding[b], prod, 0))
             accs.append(acc)
         # last cycle of a pass: every lane has at most one product left, i.e. the new pass's
         # counts are <= 1, or the current counts were <= 2 one cycle earlier
-        m.d.sync += last.eq(Mux(self.start, _all([self.count[j] <= 1 for j in range(P)]),
-                                _all(le2)))
+        m.d.comb += last_next.eq(Mux(self.start, _all([self.count[j] <= 1 for j in range(P)]),
+                                     _all(le2)))
 
         # ---- capture: the finished bank, one cycle after its last product was added -----
         m.d.sync += [self.cap_valid.eq(tok[MAC_LATENCY]), self.cap_meta.eq(mta[MAC_LATENCY])]
