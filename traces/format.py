@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "DAMAGED_DRIFT",
     "LAYER_KINDS",
     "PATTERN_FAMILIES",
     "TRACE_ROOT",
@@ -52,6 +53,9 @@ TRACE_ROOT = Path(__file__).resolve().parent
 LAYER_KINDS = ("conv", "fc", "attention")
 PATTERN_FAMILIES = ("dense", "unstructured", "block", "channel")
 ARRAYS = ("in_nnz", "out_nnz", "work")
+# A pruned variant is *damaged* (no longer the model) when its outputs drift from the dense
+# model's by more than half their norm: mean relative L2, ``meta.source.output_drift.mean``.
+DAMAGED_DRIFT = 0.5
 SHAPE_ARRAYS = ("rows", "cols", "shape")     # optional: per-sample shapes (natural sizes)
 
 # name -> (type, required); types are checked with isinstance
@@ -130,6 +134,17 @@ class Variant:
     @property
     def n_samples(self) -> int:
         return len(self.samples)
+
+    @property
+    def drift(self) -> float | None:
+        """Mean output drift from the dense model (``source.output_drift.mean``), if any."""
+        d = self.source.get("output_drift") if isinstance(self.source, dict) else None
+        return float(d["mean"]) if isinstance(d, dict) and "mean" in d else None
+
+    @property
+    def damaged(self) -> bool:
+        """Pruned without fine-tuning so far that its outputs drift > :data:`DAMAGED_DRIFT`."""
+        return self.drift is not None and self.drift > DAMAGED_DRIFT
 
     def sample_rows(self) -> np.ndarray:
         """``[S, L]`` rows each sample's layers really run (``rows``, else every ``M``)."""

@@ -374,10 +374,11 @@ def _norm_natural(img: np.ndarray, shape) -> np.ndarray:
 
 def _rec_natural_samples():
     """Real prose lines of natural length: each paragraph wrapped to a column of 12-72
-    characters, its first or its last (shorter) line; 6 fonts, 4 colour schemes."""
+    characters, its first or its last (shorter) line; 6 fonts, 4 colour schemes. Stdlib
+    text only (pydoc topics), so the test environment re-creates the same inputs."""
     from traces.extract.text_inputs import corpus_paragraphs, line_chunks, render_line
 
-    pars = corpus_paragraphs()
+    pars = corpus_paragraphs(sklearn=False)
     fonts = ("sans", "serif", "mono", "bold", "italic", "cm")
     columns = (12, 20, 28, 40, 56, 72)
     step = max(1, len(pars) // 200)
@@ -578,7 +579,7 @@ def _source(model: str, version) -> dict:
             "inputs": {"ocr_cls": "Zen of Python lines rendered (matplotlib fonts), 0/180 deg",
                        "ocr_rec": "pydoc/sklearn prose lines rendered (matplotlib fonts)",
                        "ocr_det": "skimage/sklearn photos, with rendered paragraphs",
-                       "ocr_rec_natural": "pydoc/sklearn prose lines of natural length "
+                       "ocr_rec_natural": "pydoc topics prose lines of natural length "
                                           "(12-72 character columns) rendered (matplotlib "
                                           "fonts), rapidocr's single-line width rule"}[model],
             "attention_threshold": ATTN_THRESHOLD}
