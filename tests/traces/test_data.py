@@ -327,3 +327,21 @@ def test_write_variant_roundtrip(tmp_path: Path):
     bad = dict(recs, s3=[dict(recs["s0"][0], M=7)])
     with pytest.raises(ValueError, match="field 'M'"):
         common.write_variant("m", "dense", "dense", 0, None, bad, {}, root=tmp_path)
+
+
+def test_shipped_scenarios_label_damaged_variants_by_drift():
+    """``damaged`` in every shipped scenario is exactly its patterns with drift > 0.5."""
+    import tomllib
+
+    from traces.format import DAMAGED_DRIFT, load_variant
+
+    files = sorted((TRACE_ROOT / "workloads").glob("*.toml"))
+    assert {f.stem for f in files} >= {"arvr", "mobile", "datacenter", "assistant"}
+    labelled = 0
+    for f in files:
+        for m in tomllib.loads(f.read_text())["models"]:
+            drift = {p: load_variant(DATA / m["name"] / f"{p}.npz").drift for p in m["patterns"]}
+            want = [p for p, d in drift.items() if d is not None and d > DAMAGED_DRIFT]
+            assert m.get("damaged") == want, f"{f.name}: {m['name']}: {drift}"
+            labelled += len(want)
+    assert labelled > 10

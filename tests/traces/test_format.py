@@ -27,10 +27,10 @@ def _variant(**kw) -> Variant:
     out_nnz = np.stack([tokens * 6, 2 * tokens * tokens], axis=1)   # every output non-zero
     work = np.zeros((3, 2, len(LANE_OPTIONS)), dtype=np.int64)
     work[:] = (rows * 4)[:, :, None]
-    args = dict(model="m", pattern="dense", family="dense", level=0.0,
-                lane_options=LANE_OPTIONS, layers=LAYERS, samples=("a", "b", "c"),
-                in_nnz=rows * 4, out_nnz=out_nnz, work=work, rows=rows, cols=cols,
-                shape=tokens, shape_unit="tokens")
+    args = {"model": "m", "pattern": "dense", "family": "dense", "level": 0.0,
+            "lane_options": LANE_OPTIONS, "layers": LAYERS, "samples": ("a", "b", "c"),
+            "in_nnz": rows * 4, "out_nnz": out_nnz, "work": work, "rows": rows, "cols": cols,
+            "shape": tokens, "shape_unit": "tokens"}
     return Variant(**(args | kw))
 
 

@@ -25,8 +25,8 @@ from traces.work import LANE_OPTIONS, passes
 __all__ = [
     "BLOCK",
     "DATA_ROOT",
-    "Int8",
     "PATTERNS",
+    "Int8",
     "compact_columns",
     "gemm_to_layout",
     "gemm_weight",

@@ -55,13 +55,13 @@ MODELS = {
 NATIVE = {
     "face_detection_full_range": (
         "unstructured", 0.7,
-        "shipped sparse (TFLite DENSIFY format, no block map): every pointwise conv at 30 % "
-        "weight density, depthwise convs and the heads dense (0.352 of all weights)"),
+        ("shipped sparse (TFLite DENSIFY format, no block map): every pointwise conv at 30 % "
+         "weight density, depthwise convs and the heads dense (0.352 of all weights)")),
 }
 MODELS["face_detection_full_range"] = (
     "face_detection/face_detection_full_range_sparse.tflite", (-1.0, 1.0), "people",
-    "in domain: photos of people (astronaut, cameraman, Grace Hopper) and LFW faces; the "
-    "full-range detector is made for faces at up to 5 m, these are mostly close-ups")
+    ("in domain: photos of people (astronaut, cameraman, Grace Hopper) and LFW faces; the "
+     "full-range detector is made for faces at up to 5 m, these are mostly close-ups"))
 LAYER_OPS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "conv", "FULLY_CONNECTED": "fc"}
 ACT_OPS = ("RELU", "RELU6", "RELU_N1_TO_1", "PRELU", "LOGISTIC", "TANH", "HARD_SWISH")
 FLOAT_TYPES = {0: np.float32, 1: np.float16}
@@ -255,7 +255,7 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
         outs = [d["index"] for d in it.get_output_details()]
         w_nz = live = None
 
-        def run_one(img, q):
+        def run_one(img, q, it=it, inp=inp, int8=int8):
             nonlocal w_nz, live
             it.set_tensor(inp, to_float(img, lo, hi))
             it.invoke()
