@@ -51,8 +51,11 @@ MODELS = {
     # the recogniser at each text line's natural width (rapidocr's single-line resize)
     "ocr_rec_natural": ("ch_PP-OCRv4_rec_infer.onnx", (3, 48, 320), 100),
 }
+# the detector at each photo's natural aspect (rapidocr's resize: shorter side >= 736)
+MODELS["ocr_det_natural"] = ("ch_PP-OCRv4_det_infer.onnx", (3, 736, 736), 55)
+DET_LIMIT = 736    # rapidocr config.yaml Det.limit_side_len (limit_type: min)
 # models whose inputs keep their natural size: model -> shape unit (meta.shape_unit)
-NATURAL = {"ocr_rec_natural": "width_px"}
+NATURAL = {"ocr_rec_natural": "width_px", "ocr_det_natural": "pixels"}
 # variants extracted for the natural-size models (int8 zeros beside exact zeros)
 NATURAL_PATTERNS = ("dense", "dense_int8")
 ACTS = ("Relu", "HardSigmoid", "Sigmoid", "Clip", "LeakyRelu")
@@ -418,6 +421,65 @@ def _rec_samples():
         yield f"{pid}-{font}-{k % 4}", render_line(line, font=font, size=30, fg=fg, bg=bg)
 
 
+def _photo_originals():
+    """The det photos at their own size: ``[(name, uint8 [H, W, 3])]``."""
+    import skimage.data as sd
+    from sklearn.datasets import load_sample_images
+
+    imgs = [(n, getattr(sd, n)()) for n in ("astronaut", "camera", "chelsea", "coffee",
+                                            "coins", "rocket", "page", "text", "horse")]
+    imgs += list(zip(("china", "flower"), load_sample_images().images))
+    out = []
+    for n, im in imgs:
+        im = np.asarray(im)
+        if im.dtype == bool:
+            im = np.where(im, 255, 0).astype(np.uint8)
+        if im.ndim == 2:
+            im = np.repeat(im[:, :, None], 3, axis=2)
+        out.append((n, np.ascontiguousarray(im[:, :, :3])))
+    return out
+
+
+def det_resize(img: np.ndarray, limit: int = DET_LIMIT) -> np.ndarray:
+    """rapidocr's detector resize (``limit_type: min``): scale up so the shorter side is at
+    least ``limit``, then round each side to a multiple of 32. Pillow bilinear."""
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    ratio = limit / min(h, w) if min(h, w) < limit else 1.0
+    rh = max(32, int(round(int(h * ratio) / 32) * 32))
+    rw = max(32, int(round(int(w * ratio) / 32) * 32))
+    return np.asarray(Image.fromarray(img).resize((rw, rh), Image.BILINEAR), dtype=np.uint8)
+
+
+def _det_natural_samples():
+    """Every det photo at its own aspect ratio, as is and with 1-8 rendered prose lines
+    (font size scaled to the image), then rapidocr's resize (shorter side 736)."""
+    from traces.extract.text_inputs import corpus_paragraphs, line_chunks, render_page
+
+    bgs = _photo_originals()
+    pars = corpus_paragraphs(sklearn=False)
+    fonts = ("sans", "serif", "mono", "bold")
+    k = 0
+    for rep in range(5):
+        for n, bg in bgs:
+            if rep == 0:
+                yield f"{n}-plain", det_resize(bg)
+                continue
+            pid, par = pars[(k * 37) % len(pars)]
+            scale = min(bg.shape[:2]) / 320
+            fsize = max(8, int((12, 16, 20, 26)[k % 4] * scale))
+            lines = line_chunks(par, max(8, int(bg.shape[1] / (0.6 * fsize))))[:1 + k % 8]
+            box = None if k % 3 == 0 else (245, 245, 240)
+            img = render_page(lines, bg, font=fonts[k % 4], size=fsize,
+                              origin=(4 + 7 * (k % 5), 6 + 11 * (k % 7)), box=box,
+                              fg=(10, 10, 10) if box else (250, 250, 40))
+            if k % 4 == 3:                    # low light: darken (the paper's low-light set)
+                img = (img.astype(np.float32) * 0.35).astype(np.uint8)
+            yield f"{n}-{pid}-{fonts[k % 4]}{fsize}", det_resize(img)
+            k += 1
+
+
 def _photo_backgrounds(size: int):
     """Real photos (skimage, scikit-learn) as ``[(name, uint8 [size, size, 3])]``."""
     import skimage.data as sd
@@ -471,12 +533,13 @@ def samples(model: str, n: int | None = None) -> list[tuple[str, np.ndarray]]:
     """Deterministic ``[(sample id, preprocessed input C x H x W float32)]`` for a model."""
     shape = MODELS[model][1]
     gen = {"ocr_cls": _cls_samples, "ocr_rec": _rec_samples, "ocr_det": _det_samples,
-           "ocr_rec_natural": _rec_natural_samples}[model]
+           "ocr_rec_natural": _rec_natural_samples,
+           "ocr_det_natural": _det_natural_samples}[model]
     out = []
     for sid, img in gen():
         if len(out) == (n or MODELS[model][2]):
             break
-        if model == "ocr_det":
+        if model in ("ocr_det", "ocr_det_natural"):
             x = (img.astype(np.float32).transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
         elif model in NATURAL:
             x = _norm_natural(img, shape)
@@ -490,7 +553,7 @@ def samples(model: str, n: int | None = None) -> list[tuple[str, np.ndarray]]:
 def _drift(model: str, y: np.ndarray, y0: np.ndarray) -> dict:
     """Output drift of a pruned variant against dense on one sample."""
     diff, norm0 = float(np.linalg.norm(y - y0)), float(np.linalg.norm(y0))
-    if model == "ocr_det":
+    if model.startswith("ocr_det"):
         a, b = y > 0.3, y0 > 0.3
         union = (a | b).sum()
         agree = float((a & b).sum() / union) if union else 1.0          # text-map IoU
@@ -528,7 +591,10 @@ def extract(model: str, pattern: str, n_samples: int | None = None,
 
 
 def natural_shapes(model: str, inputs) -> dict[str, int]:
-    """The input width (pixels) of every natural-width sample: what a host knows at arrival."""
+    """The input size of every natural-size sample, what a host knows at arrival: the width
+    (recogniser, height fixed at 48) or the pixel count H x W (detector)."""
+    if NATURAL[model] == "pixels":
+        return {sid: int(x.shape[-1] * x.shape[-2]) for sid, x in inputs}
     return {sid: int(x.shape[-1]) for sid, x in inputs}
 
 
@@ -538,6 +604,8 @@ DOMAIN = {
                "English); clean synthetic renderings, no camera noise",
     "ocr_det": "partly: photos with rendered paragraphs are in domain; 'plain' photos "
                "without text are negatives (page/text photos contain real text)",
+    "ocr_det_natural": "partly: photos with rendered paragraphs are in domain; 'plain' "
+                       "photos are negatives (page/text contain real text)",
     "ocr_rec_natural": "in domain: rendered printed English text lines of natural length "
                        "(model trained on Chinese + English); clean renderings",
 }
@@ -561,6 +629,7 @@ def drift_summary(model: str, drift: list[dict]) -> dict:
     agree = {"ocr_det": "mean IoU of the text maps (p > 0.3) with dense",
              "ocr_rec": "fraction of samples decoding to the same string as dense",
              "ocr_rec_natural": "fraction of samples decoding to the same string as dense",
+             "ocr_det_natural": "mean IoU of the text maps (p > 0.3) with dense",
              "ocr_cls": "fraction of samples with the same direction as dense",
              "efficientnet_lite0": "top-1 agreement with dense",
              "minilm_l6": "mean cosine of the sentence embeddings with dense"}[
@@ -579,6 +648,8 @@ def _source(model: str, version) -> dict:
             "inputs": {"ocr_cls": "Zen of Python lines rendered (matplotlib fonts), 0/180 deg",
                        "ocr_rec": "pydoc/sklearn prose lines rendered (matplotlib fonts)",
                        "ocr_det": "skimage/sklearn photos, with rendered paragraphs",
+                       "ocr_det_natural": "skimage/sklearn photos at their own aspect, with "
+                                          "rendered paragraphs, rapidocr's det resize",
                        "ocr_rec_natural": "pydoc topics prose lines of natural length "
                                           "(12-72 character columns) rendered (matplotlib "
                                           "fonts), rapidocr's single-line width rule"}[model],
@@ -594,7 +665,9 @@ def run(out_root=common.DATA_ROOT, n_samples: int | None = None, models=None,
         kw = {}
         if model in NATURAL:
             kw = {"shapes": natural_shapes(model, ins), "shape_unit": NATURAL[model],
-                  "notes_suffix": "; natural text-line widths (rapidocr's single-line resize)"}
+                  "notes_suffix": ("; natural text-line widths (rapidocr's single-line resize)"
+                                   if model == "ocr_rec_natural" else
+                                   "; natural aspect, shorter side >= 736 (rapidocr's resize)")}
         summary.update(common.extract_patterns(
             model, ins, extract=extract, drift=_drift,
             summarize=drift_summary, source=source,
