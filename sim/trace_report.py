@@ -29,7 +29,7 @@ import numpy as np
 from rtl.accelerator.cycle_model import variant_cycles
 from sw_scheduler.formats import DEFAULT_CLOCK_HZ as CLOCK_HZ
 from sw_scheduler.formats import DEFAULT_LANES as REF_LANES
-from traces.format import TRACE_ROOT, load_set
+from traces.format import DAMAGED_DRIFT, TRACE_ROOT, load_set
 
 __all__ = ["main", "variant_stats", "write_report"]
 
@@ -175,8 +175,6 @@ def _int8_section(models, st_all) -> list[str]:
 
 
 def _damaged_section(models, st_all) -> list[str]:
-    from traces.format import DAMAGED_DRIFT
-
     bad = {m: [p for p in sorted(models[m], key=_order) if st_all[m][p]["damaged"]]
            for m in sorted(models)}
     n_pruned = sum(1 for m in models for p in models[m] if st_all[m][p]["drift"] is not None
@@ -219,8 +217,12 @@ def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
         "averaged over layers, mean +- std across samples; *layer std*: std across inputs of a "
         "layer's output density, averaged over layers (how input-dependent it is); "
         "*Mcycles*: end-to-end cycles per inference, mean +- std [min, max] across samples; "
-        "*speed-up*: dense mean / variant mean; *drift*: mean relative L2 distance of the "
-        "pruned model's outputs from the dense model's on the same inputs (no fine-tuning)."),
+        "*CV*: their coefficient of variation (std / mean) across samples; "
+        "*speed-up*: dense (or native) mean / variant mean; *drift*: mean relative L2 "
+        "distance of the pruned model's outputs from the dense model's on the same inputs "
+        f"(no fine-tuning), *damaged* above {DAMAGED_DRIFT}. Patterns: `dense` (as shipped), "
+        "`native` (shipped sparse by its authors), pruned `<family><level>`, and "
+        "`<pattern>_int8` (zeros of the int8 codes)."),
         "",
     ]
     st_all = {m: {p: variant_stats(v) for p, v in pv.items()} for m, pv in models.items()}
