@@ -135,6 +135,7 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
             "slots": slots, "lanes": wl.lanes, "protocol": wl.protocol,
             "schedulers": list(scheds), "lut_saturated": images.saturated,
+            "damaged": {m.name: list(m.damaged) for m in wl.models if m.damaged},
         },
     }
     (out_dir / "results.json").write_text(json.dumps(res, indent=2))

@@ -82,6 +82,7 @@ class ModelSpec:
     patterns: tuple[str, ...]
     weight: float
     priorities: tuple[int, ...]
+    damaged: tuple[str, ...] = ()    # patterns whose outputs drift too far from dense
 
 
 # TOML field -> (type, required)
@@ -92,7 +93,7 @@ _TOP = {
     "slo_multipliers": (list, True), "models": (list, True),
 }
 _MODEL = {"name": (str, True), "patterns": (list, True), "weight": ((int, float), True),
-          "priorities": (list, True)}
+          "priorities": (list, True), "damaged": (list, False)}
 
 
 def _positive_list(where, name, v, kind):
@@ -299,6 +300,10 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
         if bad:
             raise TraceError(f"{where}: field 'priorities' value {bad[0]!r} is not one of the "
                              f"levels the hardware encodes {PRIORITY_LEVELS}")
+        damaged = m.get("damaged", [])
+        if not all(isinstance(p, str) and p in pats for p in damaged):
+            raise TraceError(f"{where}: field 'damaged' = {damaged!r} must be a subset of "
+                             f"'patterns' {pats!r}")
         for p in pats:
             vp = tdir / name / f"{p}.npz"
             if not vp.is_file():
@@ -314,7 +319,7 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
                                  "at least 2 (profiling + held-out)")
             variants[(name, p)] = v
         models.append(ModelSpec(name=name, patterns=tuple(pats), weight=float(m["weight"]),
-                                priorities=tuple(m["priorities"])))
+                                priorities=tuple(m["priorities"]), damaged=tuple(damaged)))
     return Workload(path=path, name=doc["name"], description=doc.get("description", ""),
                     traces=doc["traces"], clock_hz=doc["clock_hz"],
                     num_requests=doc["num_requests"], seed=doc["seed"],
