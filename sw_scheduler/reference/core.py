@@ -31,16 +31,37 @@ import numpy as np
 
 from ..records import Completion, ConservationError, check_conservation
 
-__all__ = ["ActiveRequest", "Completion", "ConservationError", "Policy", "gamma_step",
+__all__ = ["GAMMA_MODES", "ActiveRequest", "Completion", "ConservationError", "Policy",
+           "gamma_inputs", "gamma_step",
            "simulate"]
+
+
+GAMMA_MODES = ("mean", "last", "busy")
+
+
+def gamma_inputs(mode: str, layer: int, stats, nnz: int, cycles: int):
+    """``(mean, measured)`` one layer feeds into :func:`gamma_step` under ``mode``:
+    output non-zeros (``mean``/``last``) or busy cycles (``busy``)."""
+    if mode == "busy":
+        return stats.mean_cycles[layer], cycles
+    return stats.mean_nnz[layer], nnz
 
 
 def gamma_step(mode: str, mean: float, nnz: int, rsum: float, rn: int):
     """One gamma update (``formats.py`` semantics); return ``(gamma | None, rsum, rn)``.
 
     ``ratio = nnz / mean``; a layer with ``mean == 0`` is skipped (``None``: unchanged);
-    ``mode`` ``"mean"``: running mean of the ratios, ``"last"``: the last ratio.
+    ``mode`` ``"mean"``: running mean of the ratios, ``"last"``: the last ratio;
+    ``"busy"``: ``nnz``/``mean`` are the layer's measured / mean busy cycles and gamma is
+    the ratio of their sums over the executed layers (``sim.predictor_eval``: the most
+    accurate forecast of the remaining cycles on input-dependent workloads).
     """
+    if mode == "busy":
+        if mean > 0:
+            rsum += nnz
+            rn += mean
+            return rsum / rn, rsum, rn
+        return None, rsum, rn
     if mean > 0:
         ratio = nnz / mean
         if mode == "last":
@@ -120,8 +141,8 @@ class Policy:
     ties: tuple = ()   # request attributes breaking score ties (lowest first), before arrival
 
     def __init__(self, tables, *, gamma_mode: str = "mean"):
-        if gamma_mode not in ("mean", "last"):
-            raise ValueError(f"gamma_mode must be 'mean' or 'last', got {gamma_mode!r}")
+        if gamma_mode not in GAMMA_MODES:
+            raise ValueError(f"gamma_mode must be one of {GAMMA_MODES}, got {gamma_mode!r}")
         self.tables = tables
         self.gamma_mode = gamma_mode
 
@@ -157,7 +178,8 @@ class Policy:
 
     def on_layer_done(self, now: int, r: ActiveRequest, layer: int, nnz: int):
         """Gamma update (:func:`gamma_step`) with the policy's mean non-zeros."""
-        g, r.ratio_sum, r.ratio_n = gamma_step(self.gamma_mode, r.stats.mean_nnz[layer], nnz,
+        mean, seen = gamma_inputs(self.gamma_mode, layer, r.stats, nnz, r.cycles[layer])
+        g, r.ratio_sum, r.ratio_n = gamma_step(self.gamma_mode, mean, seen,
                                                r.ratio_sum, r.ratio_n)
         if g is not None:
             r.gamma = g
@@ -375,8 +397,12 @@ def _run_vector(reqs, policy):
         s.rem_true[j] -= c
         s.last_run[j] = now
         rem_t, mc_t, nnz_t, _ = act_tab[j]
-        g, act_rsum[j], act_rn[j] = gamma_step(mode, nnz_t[lay - 1], q.out_nnz[lay - 1],
-                                               act_rsum[j], act_rn[j])
+        if mode == "busy":
+            g, act_rsum[j], act_rn[j] = gamma_step(mode, mc_t[lay - 1], c, act_rsum[j],
+                                                   act_rn[j])
+        else:
+            g, act_rsum[j], act_rn[j] = gamma_step(mode, nnz_t[lay - 1], q.out_nnz[lay - 1],
+                                                   act_rsum[j], act_rn[j])
         if g is not None:
             s.gamma[j] = g
         if lay == len(q.cycles):
@@ -401,7 +427,14 @@ class _Job:
 
 
 def _gammas(mode, nnz, mean):
-    """Gamma after ``k`` executed layers, ``k = 0..L`` (the :func:`gamma_step` sequence)."""
+    """Gamma after ``k`` executed layers, ``k = 0..L`` (the :func:`gamma_step` sequence;
+    ``busy``: ``nnz``/``mean`` are the measured / mean cycles)."""
+    if mode == "busy":
+        out, g, rsum, rn = [1.0], 1.0, 0.0, 0.0
+        for z, m in zip(nnz, mean):
+            g, rsum, rn = (g, rsum, rn) if m <= 0 else gamma_step(mode, m, z, rsum, rn)
+            out.append(g)
+        return out
     out = [1.0]
     g, rsum, rn = 1.0, 0.0, 0
     last = mode == "last"
@@ -450,7 +483,12 @@ def _run_fast(reqs, policy, kern):
         j.rem_est = j.rem_tab[0]
         j.next_est = j.next_tab[0]
         j.gamma = 1.0
-        j.gammas = _gammas(mode, q.out_nnz, nnz) if use_gamma else None
+        if not use_gamma:
+            j.gammas = None
+        elif mode == "busy":
+            j.gammas = _gammas(mode, q.cycles, j.next_tab)
+        else:
+            j.gammas = _gammas(mode, q.out_nnz, nnz)
         j.token = 0.0
         return j
 
