@@ -134,6 +134,7 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
             "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
             "slots": slots, "lanes": wl.lanes, "protocol": wl.protocol,
+            "shape_buckets": wl.shape_buckets,
             "schedulers": list(scheds), "lut_saturated": images.saturated,
             "damaged": {m.name: list(m.damaged) for m in wl.models if m.damaged},
         },
@@ -244,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default), pysim, or reference (models only)")
     r.add_argument("--protocol", default="fair", choices=sorted(PROTOCOLS),
                    help="comparison protocol (docs/scheduling.md): fair (default) or paper")
+    r.add_argument("--shape-buckets", type=int, default=0, metavar="B",
+                   help="host knows the input size at arrival: B > 1 size buckets per "
+                        "variant in the static tables (default 0: off)")
     r.add_argument("--slots", type=int, default=DEFAULT_SLOTS,
                    help=f"scheduler task-table slots (default {DEFAULT_SLOTS})")
     r.add_argument("--lanes", type=int, default=DEFAULT_LANES,
@@ -296,7 +300,8 @@ def cmd_run(a) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-    wl = load_workload(a.workload, lanes=a.lanes, protocol=a.protocol)
+    wl = load_workload(a.workload, lanes=a.lanes, protocol=a.protocol,
+                       shape_buckets=a.shape_buckets)
     scheds = a.sched.split(",") if a.sched else policy_names()
     unknown = [s for s in scheds if s not in policy_names()]
     if unknown:
