@@ -38,9 +38,11 @@ from sw_scheduler.reference import make_policy, policy_names, simulate
 from sw_scheduler.static import StaticTables
 from traces.format import TraceError
 
-from .hw_row import HwMismatch, hw_backend
+from .hw_row import HW_NAME, HwMismatch, hw_backend
 from .metrics import METRIC_KEYS, compute_metrics
 from .plots import plot_point, plot_sweep
+from .sweep import add_parser as add_sweep_parser
+from .sweep import cmd_sweep
 from .workload import Workload, load_workload
 
 __all__ = ["BACKENDS", "RunContext", "main", "register_backend", "run_point"]
@@ -88,8 +90,13 @@ def _fmt(x: float) -> str:
 
 
 def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFERENCE,
-              vcd=False, out_dir: Path, progress=None, slots: int = DEFAULT_SLOTS) -> dict:
-    """Run one (rate, SLO) point; write its files into ``out_dir``; return the results."""
+              vcd=False, out_dir: Path, progress=None, slots: int = DEFAULT_SLOTS,
+              write: bool = True) -> dict:
+    """Run one (rate, SLO) point; write its files into ``out_dir``; return the results.
+
+    The one point function: ``make sim`` and every sweep point (:mod:`sim.sweep`, which
+    passes each axis as a keyword) call it; ``write=False`` skips the result files.
+    """
     reqs = wl.requests(rate=rate, slo=slo, n=n, seed=seed, tables=tables)
     out_dir.mkdir(parents=True, exist_ok=True)
     sched_res = {}
@@ -107,11 +114,13 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
             check_conservation(reqs, comp, where=f"backend {backend!r} result {name!r}")
             sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": backend}
     fixture = any(v.fixture for v in wl.variants.values())
+    capacity = wl.capacity_rate(tables)
     res = {
         "schedulers": sched_res,
         "config": {
             "workload": wl.name, "workload_file": str(wl.path), "traces": wl.traces,
-            "fixture_traces": fixture, "rate": rate, "slo": slo, "n": n, "seed": seed,
+            "fixture_traces": fixture, "rate": rate, "load": rate / capacity,
+            "capacity_rate": capacity, "slo": slo, "n": n, "seed": seed,
             "clock_hz": wl.clock_hz, "profile_fraction": wl.profile_fraction,
             "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
@@ -119,9 +128,10 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
             "schedulers": list(scheds), "lut_saturated": images.saturated,
         },
     }
-    (out_dir / "results.json").write_text(json.dumps(res, indent=2))
-    _write_csv(out_dir / "results.csv", [res])
-    plot_point(res, out_dir)
+    if write:
+        (out_dir / "results.json").write_text(json.dumps(res, indent=2))
+        _write_csv(out_dir / "results.csv", [res])
+        plot_point(res, out_dir)
     return res
 
 
@@ -172,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated schedulers (default: all: {','.join(policy_names())})")
     r.add_argument("--rate", type=lambda s: _floats(s, "rate"), default=None,
                    help="arrival rate(s) in requests/s (default: the scenario's first)")
+    r.add_argument("--load", type=lambda s: _floats(s, "load"), default=None,
+                   help="load(s) as fractions of the accelerator's capacity (instead of "
+                        "--rate; rate = load x Workload.capacity_rate())")
     r.add_argument("--slo", type=lambda s: _floats(s, "slo"), default=None,
                    help="SLO multiplier(s) (default: the scenario's first)")
     r.add_argument("--n", type=int, default=None, help="number of requests")
@@ -184,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lanes", type=int, default=DEFAULT_LANES,
                    help=f"datapath lanes: cycles from the cycle model (default {DEFAULT_LANES})")
     r.add_argument("--vcd", action="store_true", help="ask the backend for VCD traces")
+    add_sweep_parser(sub)
     return ap
 
 
@@ -206,11 +220,15 @@ def cmd_run(a) -> int:
     if a.n is not None and a.n <= 0:
         print(f"error: --n must be positive, got {a.n}", file=sys.stderr)
         return 2
-    rates = a.rate or [wl.rates[0]]
+    if a.rate and a.load:
+        print("error: give --rate or --load, not both", file=sys.stderr)
+        return 2
     slos = a.slo or [wl.slo_multipliers[0]]
     n = a.n or wl.num_requests
     seed = wl.seed if a.seed is None else a.seed
     tables = wl.static_tables()
+    rates = a.rate or ([x * wl.capacity_rate(tables) for x in a.load] if a.load
+                       else [wl.rates[0]])
     out = Path(a.out)
     base = out / wl.name
     with warnings.catch_warnings(record=True) as caught:   # report, do not abort
@@ -250,6 +268,9 @@ def main(argv=None) -> int:
     try:
         if a.cmd == "run":
             return cmd_run(a)
+        if a.cmd == "sweep":
+            return cmd_sweep(a, point_fn=run_point, backends=[REFERENCE, *BACKENDS],
+                             sched_names=policy_names(), hw_name=HW_NAME)
     except TraceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -143,6 +143,20 @@ class Workload:
         return StaticTables.build(stats, [m.name for m in self.models], clock_hz=self.clock_hz,
                                   **kw)
 
+    def capacity_rate(self, tables: StaticTables | None = None) -> float:
+        """Arrival rate (req/s) that keeps the accelerator 100 % busy on average.
+
+        ``clock_hz / E[iso]``: ``E`` over the model mix weights and a uniform pattern choice
+        (as :meth:`requests` draws them), ``iso`` the mean isolated cycles of the static
+        tables at this workload's lanes. ``load x capacity_rate()`` is the rate of a load.
+        """
+        tables = tables or self.static_tables()
+        w = sum(m.weight for m in self.models)
+        e_iso = sum(m.weight / w * float(np.mean([tables.get(m.name, p).iso
+                                                  for p in m.patterns]))
+                    for m in self.models)
+        return self.clock_hz / e_iso
+
     def requests(self, *, rate: float | None = None, slo: float | None = None,
                  n: int | None = None, seed: int | None = None,
                  tables: StaticTables | None = None) -> list[Request]:
