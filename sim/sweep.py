@@ -323,14 +323,13 @@ def _digest(points) -> str:
     return hashlib.sha256("\n".join(p.key for p in points).encode()).hexdigest()[:20]
 
 
-def _up_to_date(out: Path, digest: str, store: PointStore, points) -> bool:
+def _summary_current(out: Path, digest: str) -> bool:
+    """The folder's summary files are those of exactly this set of points."""
     try:
         man = json.loads((out / "sweep.json").read_text())
     except (FileNotFoundError, ValueError):
         return False
-    return (man.get("digest") == digest
-            and all((out / f).is_file() for f in man.get("files", []))
-            and all(store.path(p.key).is_file() for p in points))
+    return man.get("digest") == digest and all((out / f).is_file() for f in man["files"])
 
 
 def _one_line(e: BaseException) -> str:
@@ -356,13 +355,12 @@ def run_sweep(points, out: Path, *, point_fn, hw_name: str, jobs: int = 1,
         store.clean_temp()
         digest = _digest(points)
         report = {"points": len(points), "computed": 0, "failed": 0, "up_to_date": False}
-        if _up_to_date(out, digest, store, points):
-            report.update(cached=len(points), up_to_date=True,
-                          seconds=time.perf_counter() - t0)
-            return report
         docs = {p.key: store.load(p.key) for p in points}
         missing = [p for p in points if docs[p.key] is None]
         report["cached"] = len(points) - len(missing)
+        if not missing and _summary_current(out, digest):
+            report.update(up_to_date=True, seconds=time.perf_counter() - t0)
+            return report
         tasks = make_tasks(missing, point_fn=point_fn, hw_name=hw_name)
         where = (f"Dask cluster {cluster}" if cluster else
                  "this process" if jobs <= 1 or len(tasks) <= 1 else
