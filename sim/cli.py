@@ -1,4 +1,4 @@
-"""Command line: ``python -m sim run --workload NAME|path.toml --out DIR ...`` (also ``dysta``).
+"""Command line: ``python -m sim run|sweep --workload NAME|path.toml ...`` (also ``dysta``).
 
 For every (rate, SLO multiplier) point it generates the seeded request stream, runs each
 selected reference scheduler, checks conservation, computes the metrics, prints a table
@@ -13,6 +13,11 @@ The static LUT images of the workload are written (quantised once per run) to
 ``OUT/<workload>/luts/``. ``--slots``/``--lanes`` choose the hardware configuration: the
 workload's cycles come from the datapath cycle model at ``lanes``, the scheduler RTL is
 built with ``slots`` table entries; both are recorded in ``results.json`` and ``hw.json``.
+
+``--load`` gives the arrival rate as a fraction of the accelerator's capacity
+(:meth:`Workload.capacity_rate`); ``results.json`` records ``rate``, ``load`` and
+``capacity_rate`` either way. ``python -m sim sweep`` runs grids of points resumably on
+all local cores or a Dask cluster (:mod:`sim.sweep`), through the same :func:`run_point`.
 
 Backends: ``reference`` (models only), ``pysim`` and ``verilator`` (the scheduler RTL,
 :mod:`sim.hw_row`, beside the models); more can be registered with

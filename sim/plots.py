@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-__all__ = ["plot_point", "plot_sweep", "plot_sweep_ci"]
+__all__ = ["plot_figure_ci", "plot_point", "plot_sweep", "plot_sweep_ci", "sweep_figures"]
 
 
 def _bars(names, values, ylabel, title, path):
@@ -99,6 +99,7 @@ _BOUNDS = {"violation_rate": (0.0, 100.0), "fairness": (0.0, 1.0)}   # else [0, 
 
 
 def _fig_ci(rows, x_key, panel_key, metric, title, path, scheds):
+    """One figure: ``metric`` vs ``x_key``, a panel per ``panel_key`` value."""
     label, scale = _METRIC_LABEL.get(metric, (metric, 1.0))
     lo_b, hi_b = _BOUNDS.get(metric, (0.0, math.inf))
     panels = sorted({r[panel_key] for r in rows})
@@ -146,31 +147,42 @@ def _fig_ci(rows, x_key, panel_key, metric, title, path, scheds):
     return path
 
 
-def plot_sweep_ci(rows, out_dir, *, x_axis: str, metrics, group_axes) -> list[Path]:
-    """Each metric vs ``x_axis`` (panels: SLO) and vs SLO (panels: ``x_axis``).
-
-    ``rows``: sweep summary rows (``sim.sweep_summary``): axis values plus
-    ``<metric>_mean`` and ``<metric>_ci95``; one line per scheduler with its 95 % CI
-    band. One folder per combination of ``group_axes`` values (workload, and every other
-    axis that varies). A direction with fewer than two values is not drawn.
-    """
+def sweep_figures(rows, out_dir, *, x_axis: str, metrics, group_axes) -> list[tuple]:
+    """The figures of :func:`plot_sweep_ci` as argument tuples of :func:`plot_figure_ci`."""
     out = Path(out_dir)
     varying = [a for a in group_axes if len({r.get(a) for r in rows}) > 1 or a == "workload"]
     groups: dict = {}
     for r in rows:
         groups.setdefault(tuple(r.get(a) for a in varying), []).append(r)
-    paths = []
+    figs = []
     for gv, rs in groups.items():
         name = "-".join(str(v) if a == "workload" else f"{a}{v}" for a, v in zip(varying, gv))
         d = out / name.replace("/", "_")
-        d.mkdir(parents=True, exist_ok=True)
         scheds = list(dict.fromkeys(r["sched"] for r in rs))
         title = " ".join(str(v) if a == "workload" else f"{a}={v}" for a, v in zip(varying, gv))
         for m in metrics:
             if len({r[x_axis] for r in rs}) > 1:
-                paths.append(_fig_ci(rs, x_axis, "slo", m, title, d / f"{m}_vs_{x_axis}.png",
-                                     scheds))
+                figs.append((rs, x_axis, "slo", m, title, d / f"{m}_vs_{x_axis}.png", scheds))
             if len({r["slo"] for r in rs}) > 1:
-                paths.append(_fig_ci(rs, "slo", x_axis, m, title, d / f"{m}_vs_slo.png",
-                                     scheds))
-    return paths
+                figs.append((rs, "slo", x_axis, m, title, d / f"{m}_vs_slo.png", scheds))
+    return figs
+
+
+def plot_figure_ci(args: tuple) -> Path:
+    """Draw one figure of :func:`sweep_figures` (a top-level function: runs in a pool too)."""
+    args[5].parent.mkdir(parents=True, exist_ok=True)
+    return _fig_ci(*args)
+
+
+def plot_sweep_ci(rows, out_dir, *, x_axis: str, metrics, group_axes,
+                  map_fn=map) -> list[Path]:
+    """Each metric vs ``x_axis`` (panels: SLO) and vs SLO (panels: ``x_axis``).
+
+    ``rows``: sweep summary rows (``sim.sweep_summary``): axis values plus
+    ``<metric>_mean`` and ``<metric>_ci95``; one line per scheduler with its 95 % CI
+    band. One folder per combination of ``group_axes`` values (workload, and every other
+    axis that varies). A direction with fewer than two values is not drawn. ``map_fn``
+    (e.g. an executor's ``map``) draws the figures.
+    """
+    figs = sweep_figures(rows, out_dir, x_axis=x_axis, metrics=metrics, group_axes=group_axes)
+    return list(map_fn(plot_figure_ci, figs))

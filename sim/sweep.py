@@ -343,7 +343,8 @@ def run_sweep(points, out: Path, *, point_fn, hw_name: str, jobs: int = 1,
               grid: dict | None = None, always_pool: bool = False) -> dict:
     """Compute the missing points of ``points`` into ``out``; write the summary; report.
 
-    Returns counts (``points, cached, computed, failed``), ``seconds`` and ``up_to_date``.
+    Returns counts (``points, cached, computed, failed``), ``up_to_date``, ``seconds`` and
+    its parts ``compute_seconds`` (up to the last result) and ``summary_seconds``.
     """
     from .sweep_summary import write_summary
 
@@ -386,8 +387,12 @@ def run_sweep(points, out: Path, *, point_fn, hw_name: str, jobs: int = 1,
                     prog.update(len(task.keys))
             finally:
                 prog.close()
+        t1 = time.perf_counter()
         done = [p for p in points if docs[p.key] is not None]
-        files = write_summary(out, [docs[p.key] for p in done], grid=grid, plots=plots)
+        files = write_summary(out, [docs[p.key] for p in done], grid=grid, plots=plots,
+                              jobs=jobs)
+        report["compute_seconds"] = t1 - t0
+        report["summary_seconds"] = time.perf_counter() - t1
         man = {"grid": grid, "points": len(points), "digest": digest if not report["failed"]
                else None, "code_version": code_version(), "files": files,
                "computed": report["computed"], "cached": report["cached"],
@@ -403,7 +408,8 @@ def _store_task(store: PointStore, docs: dict, task: Task, res: dict):
         doc = {"key": key, "params": {**params, "sched": sched},
                "metrics": res["results"][sched], "rate": res["rate"], "load": res["load"],
                "capacity_rate": res["capacity_rate"], "config": res["config"],
-               "provenance": {"code_version": task.code, "host": res["host"],
+               "provenance": {"code_version": task.code, "task": task.keys[0],
+                              "host": res["host"],
                               "pid": res["pid"], "task_seconds": res["seconds"],
                               "prepare_seconds": res["prepare_seconds"],
                               "lut_notes": res["lut_notes"],

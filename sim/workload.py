@@ -16,6 +16,9 @@ Requests: Poisson arrivals (cycles, seeded), model by weight, pattern uniformly 
 model's list, priority uniformly from its list, sample uniformly from the held-out ones,
 ``deadline = arrival + round(slo * iso[m, p])`` where ``iso`` is the variant's mean
 isolated cycles over its profiling samples (:meth:`StaticTables.deadline`).
+
+Load: :meth:`Workload.capacity_rate` is the rate that keeps the accelerator busy on
+average (``clock_hz / E[iso]``); a load ``x`` is the rate ``x * capacity_rate()``.
 """
 
 from __future__ import annotations

@@ -395,3 +395,16 @@ def test_progress_lines_in_a_log_and_on_a_terminal():
     p.close()
     v = tty.getvalue()
     assert v.startswith("\r\033[Ksweep: 0/2") and "\r\033[Khw line\n" in v and v.endswith("\n")
+
+
+def test_bench_sweep_writes_its_report(tmp_path):
+    from sim import bench_sweep
+
+    r = bench_sweep.run(tmp_path, size="fixture", jobs=1)
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert saved["points"] == 8 and saved["request_streams"] == 4
+    assert r["cold"]["computed"] == 8 and r["warm"]["up_to_date"] is True
+    assert r["resume"]["computed"] == 1 and r["resume"]["cached"] == 7
+    assert r["task_seconds"]["count"] == 4 and r["profile"]["pool_start_seconds"] > 0
+    prof = r["profile"]["per_workload"]["fixture_mix"]
+    assert set(prof["simulate"]) == set(bench_sweep.SCHEDS)
