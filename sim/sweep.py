@@ -500,7 +500,7 @@ def cmd_sweep(a, *, point_fn, backends, sched_names, hw_name: str) -> int:
         print(f"sweep interrupted: finished points are kept in {a.out}/points; "
               "rerun the same command to resume", file=sys.stderr)
         return 130
-    except RuntimeError as e:
+    except (RuntimeError, OSError) as e:     # e.g. Dask missing, cluster unreachable
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
     out = Path(a.out)

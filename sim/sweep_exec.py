@@ -22,6 +22,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -168,6 +169,11 @@ def _mp_context():
     return mp.get_context("spawn")
 
 
+def _worker_init():
+    """Ctrl-C goes to the sweep process, which cancels the queue; running tasks finish."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # Seconds until a local pool can take work: the forkserver imports the simulator once
 # (measured 1.3 s on the 2-core development machine; `make bench` -> sweep.json).
 POOL_START_S = 1.5
@@ -197,7 +203,8 @@ def run_local(tasks, jobs: int, *, always_pool: bool = False):
         if len(queue) * spent <= POOL_START_S:
             yield from run_inline(queue)
             return
-    ex = ProcessPoolExecutor(max_workers=min(jobs, len(queue)), mp_context=_mp_context())
+    ex = ProcessPoolExecutor(max_workers=min(jobs, len(queue)), mp_context=_mp_context(),
+                             initializer=_worker_init)
     try:
         warm = [ex.submit(os.getpid) for _ in range(min(jobs, len(queue)))]
         while len(queue) > 1 and not always_pool:          # work here while the pool starts
