@@ -9,8 +9,9 @@ seeds. Writes ``OUT/sweep.json``:
 * ``cold``: the sweep into an empty folder on all local cores (its compute and
   summary/plot phases), ``warm``: the same command again (nothing to compute),
   ``resume``: after deleting 10 % of the point files;
-* ``task_seconds``: the workers' time per request stream (sum, mean, max) and the time
-  spent preparing (workload, lanes) data, once per worker;
+* ``task_seconds``: the workers' wall and CPU time per request stream of the cold run
+  (sum, mean, max; CPU sum / cores is the compute time on an otherwise idle machine) and
+  the time spent preparing (workload, lanes) data, once per worker;
 * ``profile``: in this process, per scenario: loading the traces, static tables, LUT
   images, one 1000-request stream, each scheduler's simulation and its metrics; and the
   time until a local worker pool answers (process start with the modules preloaded).
@@ -120,22 +121,20 @@ def run(out_dir, *, size: str = "paper", jobs: int | None = None, keep: bool = F
     log = io.StringIO()
     try:
         cold = run_sweep(pts, d, jobs=jobs, progress_every=30.0, stream=log, grid=grid, **kw)
+        docs = [json.loads(p.read_text()) for p in (d / "points").glob("*.json")]
         warm = run_sweep(pts, d, jobs=jobs, stream=log, grid=grid, **kw)
         files = sorted((d / "points").glob("*.json"))
         for p in files[::10]:
             p.unlink()
         resume = run_sweep(pts, d, jobs=jobs, stream=log, grid=grid, **kw)
-        docs = [json.loads(p.read_text()) for p in (d / "points").glob("*.json")]
     finally:
         if keep:
             print(f"sweep folder kept: {d}")
         else:
             shutil.rmtree(d, ignore_errors=True)
-    tasks = {}
-    for doc in docs:
-        pr = doc["provenance"]
-        tasks[pr["task"]] = pr              # one entry per request stream (task)
+    tasks = {d["provenance"]["task"]: d["provenance"] for d in docs}   # cold run, per stream
     secs = [t["task_seconds"] for t in tasks.values()]
+    cpu = [t["task_cpu_seconds"] for t in tasks.values()]
     res = {
         "size": size, "grid": grid, "points": len(pts),
         "request_streams": len(pts) // len(grid["sched"]), "jobs": jobs,
@@ -143,6 +142,7 @@ def run(out_dir, *, size: str = "paper", jobs: int | None = None, keep: bool = F
         "task_seconds": {"count": len(secs), "sum": sum(secs),
                          "mean": statistics.fmean(secs) if secs else None,
                          "max": max(secs) if secs else None,
+                         "cpu_sum": sum(cpu), "cpu_mean": statistics.fmean(cpu) if cpu else None,
                          "prepare_sum": sum(t["prepare_seconds"] for t in tasks.values())},
         "profile": profile(grid["workload"], n=grid["n"][0]),
         "python": platform.python_version(), "machine": platform.machine(),

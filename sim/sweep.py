@@ -411,6 +411,7 @@ def _store_task(store: PointStore, docs: dict, task: Task, res: dict):
                "provenance": {"code_version": task.code, "task": task.keys[0],
                               "host": res["host"],
                               "pid": res["pid"], "task_seconds": res["seconds"],
+                              "task_cpu_seconds": res["cpu_seconds"],
                               "prepare_seconds": res["prepare_seconds"],
                               "lut_notes": res["lut_notes"],
                               "created": time.strftime("%Y-%m-%d %H:%M:%S")}}

@@ -116,7 +116,7 @@ def run_task(task: Task) -> dict:
     if mine != task.code:
         raise RuntimeError(f"worker {socket.gethostname()}:{os.getpid()} runs other code "
                            f"(version {mine}, sweep {task.code}); install the same tree there")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     kw = dict(task.params)
     prep, prep_s = _prepared(kw.pop("workload"), kw.pop("lanes"))
     load, rate = kw.pop("load", None), kw.pop("rate", None)
@@ -141,7 +141,8 @@ def run_task(task: Task) -> dict:
     cfg["backend"] = backend
     return {"results": results, "config": cfg, "rate": rate, "load": rate / prep.capacity,
             "capacity_rate": prep.capacity, "lut_notes": prep.notes,
-            "seconds": time.perf_counter() - t0, "prepare_seconds": prep_s,
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+            "prepare_seconds": prep_s,
             "log": log.getvalue(), "host": socket.gethostname(), "pid": os.getpid()}
 
 
