@@ -1,4 +1,4 @@
-"""Command line: ``python -m sim run --workload NAME|path.toml --out DIR ...`` (also ``dysta``).
+"""Command line: ``python -m sim run|sweep --workload NAME|path.toml ...`` (also ``dysta``).
 
 For every (rate, SLO multiplier) point it generates the seeded request stream, runs each
 selected reference scheduler, checks conservation, computes the metrics, prints a table
@@ -13,6 +13,11 @@ The static LUT images of the workload are written (quantised once per run) to
 ``OUT/<workload>/luts/``. ``--slots``/``--lanes`` choose the hardware configuration: the
 workload's cycles come from the datapath cycle model at ``lanes``, the scheduler RTL is
 built with ``slots`` table entries; both are recorded in ``results.json`` and ``hw.json``.
+
+``--load`` gives the arrival rate as a fraction of the accelerator's capacity
+(:meth:`Workload.capacity_rate`); ``results.json`` records ``rate``, ``load`` and
+``capacity_rate`` either way. ``python -m sim sweep`` runs grids of points resumably on
+all local cores or a Dask cluster (:mod:`sim.sweep`), through the same :func:`run_point`.
 
 Backends: ``reference`` (models only), ``pysim`` and ``verilator`` (the scheduler RTL,
 :mod:`sim.hw_row`, beside the models); more can be registered with
@@ -42,10 +47,12 @@ from sw_scheduler.reference import load_policy, make_policy, policy_names, simul
 from sw_scheduler.static import StaticTables
 from traces.format import TraceError
 
-from .hw_row import HwMismatch, hw_backend
+from .hw_row import HW_NAME, HwMismatch, hw_backend
 from .metrics import METRIC_KEYS, breakdown, compute_metrics
 from .plots import plot_point, plot_sweep
 from .protocols import PROTOCOLS
+from .sweep import add_parser as add_sweep_parser
+from .sweep import cmd_sweep
 from .workload import Workload, check_value, load_workload
 
 __all__ = ["BACKENDS", "RunContext", "main", "register_backend", "run_point"]
@@ -95,9 +102,11 @@ def _fmt(x: float) -> str:
 
 def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFERENCE,
               vcd=False, out_dir: Path, progress=None, slots: int = DEFAULT_SLOTS,
-              window=None) -> dict:
+              window=None, write: bool = True) -> dict:
     """Run one (rate, SLO) point; write its files into ``out_dir``; return the results.
 
+    The one point function: ``make sim`` and every sweep point (:mod:`sim.sweep`, which
+    passes each axis as a keyword) call it; ``write=False`` skips the result files.
     Files: ``results.json`` (metrics per scheduler with per-model / per-priority
     breakdowns, the configuration), ``results.csv``, ``requests.csv`` (one row per request
     and scheduler), the plots; with a hardware backend also its ``hw.json`` and timeline.
@@ -124,12 +133,14 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
             completions[name] = comp
             sched_res[name] = _metrics(comp, wl.clock_hz, backend)
     fixture = any(v.fixture for v in wl.variants.values())
+    capacity = wl.capacity_rate(tables)
     res = {
         "schedulers": sched_res,
         "config": {
             "workload": wl.name, "workload_file": str(wl.path), "traces": wl.traces,
-            "fixture_traces": fixture, "rate": rate, "slo": slo, "n": n, "seed": seed,
-            "offered_load": _offered_load(reqs),
+            "fixture_traces": fixture, "rate": rate, "load": rate / capacity,
+            "capacity_rate": capacity, "offered_load": _offered_load(reqs),
+            "slo": slo, "n": n, "seed": seed,
             "clock_hz": wl.clock_hz, "profile_fraction": wl.profile_fraction,
             "beta": tables.beta, "kappa_cycles": tables.kappa_cycles,
             "backend": backend, "backend_status": backend_status, "vcd": vcd,
@@ -139,10 +150,11 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
             "damaged": {m.name: list(m.damaged) for m in wl.models if m.damaged},
         },
     }
-    (out_dir / "results.json").write_text(json.dumps(res, indent=2))
-    _write_csv(out_dir / "results.csv", [res])
-    _write_requests(out_dir / "requests.csv", completions)
-    plot_point(res, out_dir)
+    if write:
+        (out_dir / "results.json").write_text(json.dumps(res, indent=2))
+        _write_csv(out_dir / "results.csv", [res])
+        _write_requests(out_dir / "requests.csv", completions)
+        plot_point(res, out_dir)
     return res
 
 
@@ -236,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated schedulers (default: all: {','.join(policy_names())})")
     r.add_argument("--rate", type=lambda s: _floats(s, "rate"), default=None,
                    help="arrival rate(s) in requests/s (default: the scenario's first)")
+    r.add_argument("--load", type=lambda s: _floats(s, "load"), default=None,
+                   help="load(s) as fractions of the accelerator's capacity (instead of "
+                        "--rate; rate = load x Workload.capacity_rate())")
     r.add_argument("--slo", type=lambda s: _floats(s, "slo"), default=None,
                    help="SLO multiplier(s) (default: the scenario's first)")
     r.add_argument("--n", type=int, default=None, help="number of requests")
@@ -258,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policy", action="append", default=None, metavar="MODULE:CLASS",
                    help="add a scheduling policy from outside the tree (module:Class or "
                         "file.py:Class, a sw_scheduler.reference.Policy subclass; repeatable)")
+    add_sweep_parser(sub)
     return ap
 
 
@@ -308,6 +324,11 @@ def cmd_run(a) -> int:
         print(f"error: --sched: unknown scheduler(s) {', '.join(unknown)} "
               f"(known: {', '.join(policy_names())})", file=sys.stderr)
         return 2
+    if a.rate and a.load:
+        print("error: give --rate or --load, not both", file=sys.stderr)
+        return 2
+    for x in a.load or []:
+        check_value("--load", "load", x)
     for r in a.rate or []:
         check_value("--rate", "rate", r)
     for x in a.slo or []:
@@ -316,10 +337,11 @@ def cmd_run(a) -> int:
         check_value("--n", "num_requests", a.n, int)
     if a.seed is not None:
         check_value("--seed", "seed", a.seed, int)
-    rates = a.rate or [wl.rates[0]]
     slos = a.slo or [wl.slo_multipliers[0]]
     n = a.n or wl.num_requests
     seed = wl.seed if a.seed is None else a.seed
+    rates = a.rate or ([x * wl.capacity_rate(wl.static_tables()) for x in a.load] if a.load
+                       else [wl.rates[0]])
     out = Path(a.out)
     staging = _check_out(out)
     try:
@@ -370,6 +392,9 @@ def main(argv=None) -> int:
     try:
         if a.cmd == "run":
             return cmd_run(a)
+        if a.cmd == "sweep":
+            return cmd_sweep(a, point_fn=run_point, backends=[REFERENCE, *BACKENDS],
+                             sched_names=policy_names(), hw_name=HW_NAME)
     except TraceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -16,6 +16,9 @@ Requests: Poisson arrivals (cycles, seeded), model by weight, pattern uniformly 
 model's list, priority uniformly from its list, sample uniformly from the held-out ones,
 ``deadline = arrival + round(slo * iso[m, p])`` where ``iso`` is the variant's mean
 isolated cycles over its profiling samples (:meth:`StaticTables.deadline`).
+
+Load: :meth:`Workload.capacity_rate` is the rate that keeps the accelerator busy on
+average (``clock_hz / E[iso]``); a load ``x`` is the rate ``x * capacity_rate()``.
 """
 
 from __future__ import annotations
@@ -207,6 +210,20 @@ class Workload:
                         stats[(spec.name, k)] = variant_stats(v, cyc, prof[keys[prof] == k])
         return StaticTables.build(stats, [m.name for m in self.models], clock_hz=self.clock_hz,
                                   **kw)
+
+    def capacity_rate(self, tables: StaticTables | None = None) -> float:
+        """Arrival rate (req/s) that keeps the accelerator 100 % busy on average.
+
+        ``clock_hz / E[iso]``: ``E`` over the model mix weights and a uniform pattern choice
+        (as :meth:`requests` draws them), ``iso`` the mean isolated cycles of the static
+        tables at this workload's lanes. ``load x capacity_rate()`` is the rate of a load.
+        """
+        tables = tables or self.static_tables()
+        w = sum(m.weight for m in self.models)
+        e_iso = sum(m.weight / w * float(np.mean([tables.get(m.name, p).iso
+                                                  for p in m.patterns]))
+                    for m in self.models)
+        return self.clock_hz / e_iso
 
     def requests(self, *, rate: float | None = None, slo: float | None = None,
                  n: int | None = None, seed: int | None = None,
