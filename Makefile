@@ -104,6 +104,9 @@ test: $(STAMP)  ## run every test (unit, Amaranth simulation, cocotb on exported
 bench: $(STAMP)  ## benchmarks; results in out/bench/*.json
 	$(PY) -m sim.bench --out $(OUT)/bench
 
+evaluation: $(STAMP)  ## regenerate docs/evaluation.md and its figures (all scenarios, both protocols; ~minutes)
+	$(PY) -m sim.evaluation --out $(OUT)/evaluation
+
 traces: $(TRACES_STAMP)  ## re-extract the real-model traces into traces/data (own venv .venv-traces)
 	OMP_NUM_THREADS=1 $(TPY) -m traces.extract
 	$(TPY) -m sim.trace_report
