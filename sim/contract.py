@@ -24,11 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sw_scheduler.formats import TIME_WIDTH
-from sw_scheduler.timing import SCAN_OVERHEAD
+from sw_scheduler.timing import MAX_SCAN_OVERHEAD
 
 __all__ = ["FF_SETTLE", "SystemResult"]
 
-FF_SETTLE = SCAN_OVERHEAD + 3   # quiet cycles (no handshake) before the harness may jump
+FF_SETTLE = MAX_SCAN_OVERHEAD + 3   # quiet cycles (no handshake) before the harness may jump
 
 
 @dataclass

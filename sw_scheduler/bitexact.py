@@ -1,24 +1,28 @@
-"""Bit-exact model of the Dysta hardware scheduler (``rtl/scheduler``): arithmetic and timing.
+"""Bit-exact model of the hardware scheduler (``rtl/scheduler``): arithmetic and timing.
 
 Given the same stimulus (request offers at cycles, NPU latency and non-zero count per
 command) :class:`BitExactScheduler` produces the same decisions (slot, cycle), the same
-accepts and the same completions as the RTL. Cycles are absolute (0 = first cycle after
-reset); the hardware counter reads ``(counter_init + cycle) mod 2**time_width``.
+accepts and the same completions as the RTL, for every hardware policy
+(:mod:`sw_scheduler.hw_policies`). Cycles are absolute (0 = first cycle after reset); the
+hardware counter reads ``(counter_init + cycle) mod 2**time_width``.
 
-Timing contract (see ``docs/scheduler_rtl.md``), with ``n`` active requests:
+Timing contract (see ``docs/scheduler_rtl.md``, depths from :mod:`sw_scheduler.timing`),
+with ``n`` active requests:
 
 * a request is accepted in the first cycle ``>=`` its offer cycle (and after the previous
   accept) in which the scheduler is IDLE (table empty) or RUN (a layer in flight) and the
-  table is not full; it is appended at slot ``n`` with ``last_run`` = counter at accept;
-* IDLE + accept at ``a`` -> SCAN starts at ``a + 1``; a SCAN starting at ``c`` scores all
+  table is not full; it is appended at slot ``n`` with ``arrival``, ``last_run`` and
+  ``vstart`` = counter at accept;
+* IDLE + accept at ``a`` -> SCAN starts at ``a + 1``; a SCAN starting at ``c`` ranks all
   ``n`` entries with ``t`` = counter at ``c`` and issues the command at
-  ``c + n + SCAN_OVERHEAD`` (the NPU is assumed ready: handshake in that cycle);
-* the NPU response is accepted at ``T = cmd + latency`` (latency >= 1); the next SCAN
-  starts at ``T + RESUME_DELAY`` and scores the entry already updated (the predictor
-  pipeline runs under the SCAN); if that was the last layer (no predictor update), the
-  completion (finish = counter at ``T``) goes out at ``T + 2`` (RET; the host is assumed
-  ready), the last table entry moves into the freed slot and the next SCAN (or IDLE, if
-  empty) starts at ``T + 3``.
+  ``c + n + scan_overhead(policy)`` (the NPU is assumed ready: handshake in that cycle);
+* the NPU response is accepted at ``T = cmd + latency`` (latency >= 1); after a non-final
+  layer the next SCAN starts at ``T + resume_delay(policy uses gamma)`` and ranks the entry
+  already updated (layer + 1, ``last_run`` = counter at ``T``, ``vstart`` += counter at
+  ``T`` - ``t`` of the deciding SCAN, gamma from the predictor); after the last layer the
+  completion (finish = counter at ``T``) goes out at ``T + COMPLETION_DELAY`` (the host is
+  assumed ready), the last table entry moves into the freed slot and the next SCAN (or
+  IDLE, if empty) starts at ``T + RETIRE_DELAY``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from . import formats as F
 from .hw_policies import dysta_score, hw_policy
 from .records import Request
 from .reference.core import Policy
-from .timing import COMPLETION_DELAY, RESUME_DELAY, RETIRE_DELAY, SCAN_OVERHEAD
+from .timing import COMPLETION_DELAY, RETIRE_DELAY, resume_delay, scan_overhead
 
 __all__ = [
     "BitExactScheduler",
@@ -71,16 +75,20 @@ def predict(variant: str, gamma: int, gamma_sum: int, count: int, nnz: int, inv_
 
 
 def encode_request(r: Request, time_width: int) -> dict:
-    """The hardware request fields of ``r``: ids, wrapped deadline, priority index.
+    """The hardware request fields of ``r``: wrapped tag and deadline, ids, priority index.
 
-    Raises ValueError naming the request and the field that the hardware cannot encode.
+    The tag field holds ``tag mod 2**TAG_WIDTH`` (hosts match a completion to the running
+    request, so tags wrap freely; see docs/scheduler_rtl.md). Raises ValueError naming the
+    request and the field that the hardware cannot encode.
     """
+    if not isinstance(r.tag, int) or r.tag < 0:
+        raise ValueError(f"request {r.tag!r}: field 'tag' = {r.tag!r} is not an int >= 0")
     if r.priority not in F.PRIORITY_LEVELS:
         raise ValueError(f"request {r.tag}: field 'priority' = {r.priority!r} is not one "
                          f"of the hardware levels {F.PRIORITY_LEVELS}")
     if r.arrival < 0:
         raise ValueError(f"request {r.tag}: field 'arrival' = {r.arrival!r} is negative")
-    return {"tag": r.tag, "model": r.model_id, "pattern": r.pattern_id,
+    return {"tag": r.tag % (1 << F.TAG_WIDTH), "model": r.model_id, "pattern": r.pattern_id,
             "deadline": r.deadline % (1 << time_width),
             "priority": F.PRIORITY_LEVELS.index(r.priority)}
 
@@ -121,6 +129,7 @@ class BitExactScheduler:
     Parameters
     ----------
     config : rtl.scheduler.layouts.SchedulerConfig
+        Its ``policy`` picks the key (:mod:`sw_scheduler.hw_policies`) and the timing.
     images : LutImages
         LUT contents (same layout as ``config.lut``).
     """
@@ -132,20 +141,25 @@ class BitExactScheduler:
         self.images = images
         self.recip = F.recip_table(config.recip_depth)
         self.policy = hw_policy(config.policy)
+        self.scan_overhead = scan_overhead(config.policy)
+        self.resume_delay = resume_delay(self.policy.gamma)
 
     def now(self, cycle: int) -> int:
         return (self.cfg.counter_init + cycle) % self.cfg.time_mod
 
-    def _scores(self, table: list[dict], t: int) -> list[int]:
+    def keys(self, table: list[dict], t: int) -> list[int]:
+        """The policy's key of every entry at counter value ``t``."""
         cfg, img = self.cfg, self.images
         recip_n = self.recip[len(table)]
+        lmask = cfg.lut.max_layers - 1
         out = []
         for row in table:
-            var = img.variant_entry(row["model"], row["pattern"])
-            lay = img.layer_entry(row["model"], row["pattern"], row["layer"])
-            out.append(self.policy.score(t=t, row=row, var=var, lay=lay, recip_n=recip_n,
-                                         beta=cfg.beta, time_width=cfg.time_width,
-                                         score_width=cfg.score_width))
+            m, p, lay = row["model"], row["pattern"], row["layer"]
+            out.append(self.policy.key(
+                t=t, row=row, var=img.variant_entry(m, p), lay=img.layer_entry(m, p, lay),
+                nxt=img.layer_entry(m, p, (lay + 1) & lmask) if self.policy.next_layer
+                else None, recip_n=recip_n, beta=cfg.beta, kappa=cfg.kappa,
+                time_width=cfg.time_width, score_width=cfg.score_width))
         return out
 
     def run(self, requests, npu, *, max_decisions: int | None = None) -> Result:
@@ -161,6 +175,7 @@ class BitExactScheduler:
             handshake to the response handshake; ``nnz`` the layer's output non-zeros.
         """
         cfg, img = self.cfg, self.images
+        mask = cfg.time_mod - 1
         pending = deque(requests)
         res = Result()
         table: list[dict] = []
@@ -171,8 +186,9 @@ class BitExactScheduler:
             r = pending.popleft()
             f = encode_request(r, cfg.time_width)
             cfg.pack(cfg.request_layout, f)         # ValueError naming a field that does not fit
-            table.append({**f, "last_run": self.now(a), "layer": 0, "gamma": GAMMA_ONE,
-                          "gamma_sum": 0, "count": 0})
+            stamp = self.now(a)
+            table.append({**f, "arrival": stamp, "last_run": stamp, "vstart": stamp,
+                          "layer": 0, "gamma": GAMMA_ONE, "gamma_sum": 0, "count": 0})
             last_accept = a
             res.accepts.append((r.tag, a))
 
@@ -189,10 +205,10 @@ class BitExactScheduler:
             # SCAN starting at k
             n = len(table)
             t = self.now(k)
-            sc = self._scores(table, t)
+            sc = self.keys(table, t)
             w = min(range(n), key=lambda i: (sc[i], i))
             row = table[w]
-            c = k + n + SCAN_OVERHEAD
+            c = k + n + self.scan_overhead
             d = Decision(cycle=c, slot=w, tag=row["tag"], model=row["model"],
                          pattern=row["pattern"], layer=row["layer"], n_active=n, scan_start=k)
             res.decisions.append(d)
@@ -209,15 +225,11 @@ class BitExactScheduler:
                 if a > T:
                     break
                 accept(a)
-            # predictor update (applied before the next SCAN scores the entry)
             m, p, layer = row["model"], row["pattern"], row["layer"]
-            inv = img.layer_entry(m, p, layer)["inv_nnz"]
-            g, s, cnt = predict(cfg.predictor, row["gamma"], row["gamma_sum"], row["count"],
-                                nnz & F.NNZ.max_int, inv, self.recip)
             nl = layer + 1
             n_layers = img.variant_entry(m, p)["n_layers"]
             if nl >= n_layers or nl >= cfg.lut.max_layers:
-                # MOVE at T+1, RET at T+2: completion, last entry moves into slot w
+                # POST at T+1, RET at T+2: completion, last entry moves into slot w
                 res.completions.append(Retirement(cycle=T + COMPLETION_DELAY, tag=row["tag"],
                                                   finish=self.now(T), finish_cycle=T))
                 last = table.pop()
@@ -226,8 +238,15 @@ class BitExactScheduler:
                 k = T + RETIRE_DELAY
                 state = "SCAN" if table else "IDLE"
             else:
-                row.update(gamma=g, gamma_sum=s, count=cnt, layer=nl, last_run=self.now(T))
-                k = T + RESUME_DELAY
+                if self.policy.gamma:
+                    inv = img.layer_entry(m, p, layer)["inv_nnz"]
+                    g, s, cnt = predict(cfg.predictor, row["gamma"], row["gamma_sum"],
+                                        row["count"], nnz & F.NNZ.max_int, inv, self.recip)
+                    row.update(gamma=g, gamma_sum=s, count=cnt)
+                done = self.now(T)
+                row.update(layer=nl, last_run=done,
+                           vstart=(row["vstart"] + done - t) & mask)
+                k = T + self.resume_delay
                 state = "SCAN"
         res.end_cycle = k
         return res
