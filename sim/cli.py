@@ -14,9 +14,16 @@ The static LUT images of the workload are written (quantised once per run) to
 workload's cycles come from the datapath cycle model at ``lanes``, the scheduler RTL is
 built with ``slots`` table entries; both are recorded in ``results.json`` and ``hw.json``.
 
+Rows per selected scheduler ``s``: ``s`` (reference model, unbounded queue), ``s[N]``
+(reference model with the hardware's table capacity ``N = slots`` and FIFO admission) and,
+with a hardware backend, ``s-hw`` (the RTL of its hardware policy, :mod:`sim.hw_row`),
+with the mean back-pressure wait and the time the table was full.
+
 Backends: ``reference`` (models only), ``pysim`` and ``verilator`` (the scheduler RTL,
 :mod:`sim.hw_row`, beside the models); more can be registered with
-:func:`register_backend`. The default is ``verilator``, as for ``make sim``.
+:func:`register_backend`. The default is ``verilator``, as for ``make sim``. With a
+hardware backend every request is checked against the hardware's fields before any model
+runs (an error names the request, the field and the value).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import csv
 import json
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -38,7 +45,7 @@ from sw_scheduler.reference import make_policy, policy_names, simulate
 from sw_scheduler.static import StaticTables
 from traces.format import TraceError
 
-from .hw_row import HwMismatch, hw_backend
+from .hw_row import HwInputError, HwMismatch, check_hw_inputs, hw_backend
 from .metrics import METRIC_KEYS, compute_metrics
 from .plots import plot_point, plot_sweep
 from .workload import Workload, load_workload
@@ -65,6 +72,8 @@ class RunContext:
     slots: int = DEFAULT_SLOTS
     lanes: int = DEFAULT_LANES
     predictor: str = "mean"
+    scheds: list = field(default_factory=list)   # the selected schedulers
+    notes: dict = field(default_factory=dict)    # row -> extra table columns from a backend
 
     @property
     def label(self) -> str:
@@ -87,25 +96,44 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def bounded_name(name: str, slots: int) -> str:
+    """Row name of reference ``name`` run with a ``slots``-entry table."""
+    return f"{name}[{slots}]"
+
+
 def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFERENCE,
               vcd=False, out_dir: Path, progress=None, slots: int = DEFAULT_SLOTS) -> dict:
     """Run one (rate, SLO) point; write its files into ``out_dir``; return the results."""
     reqs = wl.requests(rate=rate, slo=slo, n=n, seed=seed, tables=tables)
+    if backend != REFERENCE:
+        check_hw_inputs(reqs, images, slots)        # before any model runs
     out_dir.mkdir(parents=True, exist_ok=True)
-    sched_res = {}
+    rows = {}
     for name in scheds:
-        comp = simulate(reqs, make_policy(name, tables))
-        sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": REFERENCE}
-        if progress is not None:
-            progress.update(1)
+        for cap in (None, slots):
+            comp = simulate(reqs, make_policy(name, tables), capacity=cap)
+            rows[name if cap is None else bounded_name(name, slots)] = {
+                **compute_metrics(comp, wl.clock_hz), "backend": REFERENCE, "slots": cap}
+            if progress is not None:
+                progress.update(1)
     backend_status = "ok"
+    extra = {}
     if backend != REFERENCE:
         ctx = RunContext(workload=wl, tables=tables, images=images, requests=reqs,
                          rate=rate, slo=slo, seed=seed, out_dir=out_dir, vcd=vcd,
-                         slots=slots, lanes=wl.lanes)
+                         slots=slots, lanes=wl.lanes, scheds=list(scheds))
         for name, comp in BACKENDS[backend](ctx).items():
             check_conservation(reqs, comp, where=f"backend {backend!r} result {name!r}")
-            sched_res[name] = {**compute_metrics(comp, wl.clock_hz), "backend": backend}
+            extra[name] = {**compute_metrics(comp, wl.clock_hz), "backend": backend,
+                           "slots": slots, **ctx.notes.get(name, {})}
+    sched_res = {}                      # each scheduler's rows together
+    for name in scheds:
+        for key in (name, bounded_name(name, slots), f"{name}-hw"):
+            if key in rows:
+                sched_res[key] = rows.pop(key)
+            elif key in extra:
+                sched_res[key] = extra.pop(key)
+    sched_res.update(extra)
     fixture = any(v.fixture for v in wl.variants.values())
     res = {
         "schedulers": sched_res,
@@ -126,16 +154,16 @@ def run_point(wl, tables, images, *, rate, slo, n, seed, scheds, backend=REFEREN
 
 
 def _write_csv(path, points):
-    cols = ["scheduler", "backend", "rate", "slo", "n", *METRIC_KEYS, "p50_cycles",
-            "p99_cycles"]
+    cols = ["scheduler", "backend", "slots", "rate", "slo", "n", *METRIC_KEYS, "p50_cycles",
+            "p99_cycles", "mean_wait_ms", "table_full_fraction"]
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
         for p in points:
             c = p["config"]
             for name, m in p["schedulers"].items():
-                w.writerow([name, m["backend"], c["rate"], c["slo"], c["n"],
-                            *(m[k] for k in cols[5:])])
+                w.writerow([name, m["backend"], m.get("slots") or "", c["rate"], c["slo"],
+                            c["n"], *(m.get(k, "") for k in cols[6:])])
 
 
 def format_table(res: dict) -> str:
@@ -143,11 +171,17 @@ def format_table(res: dict) -> str:
     lines = [f"{c['workload']}: rate {_fmt(c['rate'])}/s, SLO x{_fmt(c['slo'])}, "
              f"{c['n']} requests, seed {c['seed']}"
              + ("  [FIXTURE traces: not a benchmark]" if c["fixture_traces"] else ""),
-             (f"{'scheduler':18s} {'viol%':>7s} {'ANTT':>8s} {'STP/s':>10s} {'p99 ms':>9s} "
-             f"{'fair':>6s}")]
+             (f"{'scheduler':22s} {'slots':>5s} {'viol%':>7s} {'ANTT':>9s} {'STP/s':>8s} "
+              f"{'p99 ms':>9s} {'fair':>6s} {'wait ms':>8s} {'full%':>6s}")]
     for name, m in res["schedulers"].items():
-        lines.append(f"{name:18s} {100 * m['violation_rate']:7.2f} {m['antt']:8.3f} "
-                     f"{m['stp']:10.1f} {m['p99']:9.3f} {m['fairness']:6.3f}")
+        hw = "table_full_fraction" in m
+        lines.append(f"{name:22s} {m.get('slots') or '-':>5} {100 * m['violation_rate']:7.2f} "
+                     f"{m['antt']:9.3f} {m['stp']:8.1f} {m['p99']:9.3f} {m['fairness']:6.3f}"
+                     + (f" {m['mean_wait_ms']:8.2f} {100 * m['table_full_fraction']:6.2f}"
+                        if hw else ""))
+    lines.append(f"(s: reference model, unbounded queue; s[{c['slots']}]: the same with the "
+                 f"hardware's {c['slots']}-entry table, FIFO admission; s-hw: the RTL; wait: "
+                 f"mean back-pressure wait, full: time the table was full)")
     return "\n".join(lines)
 
 
@@ -220,7 +254,7 @@ def cmd_run(a) -> int:
         print(f"note: {w.message} (see {base / 'luts' / 'manifest.json'})", file=sys.stderr)
     combos = [(r, s) for r in rates for s in slos]
     points = []
-    with tqdm(total=len(combos) * len(scheds), desc=wl.name, unit="run",
+    with tqdm(total=2 * len(combos) * len(scheds), desc=wl.name, unit="run",
               disable=None, leave=False) as bar:
         for r, s in combos:
             d = base if len(combos) == 1 else out / f"{wl.name}-{_fmt(r)}-{_fmt(s)}"
@@ -252,6 +286,9 @@ def main(argv=None) -> int:
             return cmd_run(a)
     except TraceError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except HwInputError as e:
+        print(f"error: hardware input: {e}", file=sys.stderr)
         return 2
     except HwMismatch as e:
         print(f"error: {e}", file=sys.stderr)

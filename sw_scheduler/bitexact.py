@@ -188,7 +188,8 @@ class BitExactScheduler:
             cfg.pack(cfg.request_layout, f)         # ValueError naming a field that does not fit
             stamp = self.now(a)
             table.append({**f, "arrival": stamp, "last_run": stamp, "vstart": stamp,
-                          "layer": 0, "gamma": GAMMA_ONE, "gamma_sum": 0, "count": 0})
+                          "layer": 0, "gamma": GAMMA_ONE, "gamma_sum": 0, "count": 0,
+                          "request": r.tag})     # the unwrapped tag, for the records
             last_accept = a
             res.accepts.append((r.tag, a))
 
@@ -209,7 +210,7 @@ class BitExactScheduler:
             w = min(range(n), key=lambda i: (sc[i], i))
             row = table[w]
             c = k + n + self.scan_overhead
-            d = Decision(cycle=c, slot=w, tag=row["tag"], model=row["model"],
+            d = Decision(cycle=c, slot=w, tag=row["request"], model=row["model"],
                          pattern=row["pattern"], layer=row["layer"], n_active=n, scan_start=k)
             res.decisions.append(d)
             if max_decisions is not None and len(res.decisions) > max_decisions:
@@ -230,7 +231,7 @@ class BitExactScheduler:
             n_layers = img.variant_entry(m, p)["n_layers"]
             if nl >= n_layers or nl >= cfg.lut.max_layers:
                 # POST at T+1, RET at T+2: completion, last entry moves into slot w
-                res.completions.append(Retirement(cycle=T + COMPLETION_DELAY, tag=row["tag"],
+                res.completions.append(Retirement(cycle=T + COMPLETION_DELAY, tag=row["request"],
                                                   finish=self.now(T), finish_cycle=T))
                 last = table.pop()
                 if w < len(table):

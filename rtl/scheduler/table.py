@@ -99,10 +99,11 @@ class TaskTable(wiring.Component):
                 m.d.comb += getattr(new_row, name).eq(self.now)
         if "gamma" in fields:
             m.d.comb += new_row.gamma.eq(1 << F.GAMMA.frac)
-        # the controller writes only while intake is closed: its enable selects the data
+        # the controller writes only while intake is closed: the registered ``ready``
+        # selects whose address and data reach the memory
         m.d.comb += [
             wr.en.eq(self.wr_en | take),
-            wr.addr.eq(Mux(self.wr_en, self.wr_addr, n[:c.slot_bits])),
-            wr.data.eq(Mux(self.wr_en, self.wr_data, new_row)),
+            wr.addr.eq(Mux(ready, n[:c.slot_bits], self.wr_addr)),
+            wr.data.eq(Mux(ready, new_row, self.wr_data)),
         ]
         return m

@@ -201,6 +201,7 @@ class DystaScheduler(wiring.Component):
 
         # ---- scan pipeline: S0 table read, S1 row registered, S2 LUT read, S3 score in ----
         scan_i = Signal(range(c.num_slots + oh + 1))
+        scan_last = Signal()            # registered: scan_i == n + OH - 1 in this cycle
         issuing = Signal()
         s1_valid, s1_slot = Signal(), Signal(c.slot_bits)
         s2_valid, s2_slot, s2_patch = Signal(), Signal(c.slot_bits), Signal()
@@ -257,14 +258,14 @@ class DystaScheduler(wiring.Component):
                     v_rd.addr.eq(var_addr(row2)), l_rd.addr.eq(lay_addr(row2)),
                     argmin.clear.eq(scan_i == 0),
                 ]
-                m.d.sync += scan_i.eq(scan_i + 1)
+                m.d.sync += [scan_i.eq(scan_i + 1), scan_last.eq(scan_i == n + oh - 2)]
                 with m.If(scan_i == 0):
                     m.d.sync += t_scan.eq(self.now)
-                with m.If(scan_i == n + oh - 1):
+                with m.If(scan_last):
                     with m.If(pend):     # write the changed entry back (intake is closed)
                         m.d.comb += [table.wr_en.eq(1), table.wr_addr.eq(pend_slot),
                                      table.wr_data.eq(patch)]
-                    m.d.sync += pend.eq(0)
+                    m.d.sync += [pend.eq(0), scan_last.eq(0)]
                     m.next = "CMD"
             with m.State("CMD"):
                 # present the decision until the NPU takes it; read the entry and its LUTs

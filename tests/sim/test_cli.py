@@ -16,7 +16,8 @@ def test_cli_single_point(tmp_path, capsys):
     assert rc == 0
     d = tmp_path / "fixture_small"
     res = json.loads((d / "results.json").read_text())
-    assert list(res["schedulers"]) == ["fcfs", "sjf", "dysta"]
+    assert list(res["schedulers"]) == ["fcfs", "fcfs[16]", "sjf", "sjf[16]", "dysta",
+                                       "dysta[16]"]     # unbounded, 16-entry table
     for m in res["schedulers"].values():
         for k in ("violation_rate", "antt", "stp", "p99", "fairness"):
             assert isinstance(m[k], float)
@@ -26,7 +27,7 @@ def test_cli_single_point(tmp_path, capsys):
     assert set(res["config"]["lut_saturated"]) >= {"rem", "inv_nnz", "kinv_iso"}
     with (d / "results.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["scheduler"] for r in rows] == ["fcfs", "sjf", "dysta"]
+    assert [r["scheduler"] for r in rows] == list(res["schedulers"])
     assert (d / "violation_rate.png").stat().st_size > 1000
     assert (d / "antt.png").stat().st_size > 1000
     img = LutImages.read(d / "luts")
@@ -54,7 +55,8 @@ def test_cli_sweep_and_backend_passthrough(tmp_path, capsys):
     for r in ("10000", "20000"):
         for s in ("5", "10"):
             res = json.loads((tmp_path / f"fixture_mix-{r}-{s}" / "results.json").read_text())
-            assert list(res["schedulers"]) == ["fcfs", "prema", "dysta-hw"]
+            assert list(res["schedulers"]) == ["fcfs", "fcfs[16]", "prema", "prema[16]",
+                                               "dysta-hw"]
             assert res["schedulers"]["dysta-hw"]["backend"] == "fake"
             assert res["config"]["vcd"] is True and res["config"]["seed"] == 4
     summary = json.loads((tmp_path / "fixture_mix" / "results.json").read_text())
