@@ -23,9 +23,9 @@ SEED     ?=
 BACKEND  ?= verilator# cycle-accurate dysta-hw: verilator | pysim | reference (models only)
 OUT      ?= out
 VCD      ?=
-# make verilog / synth parameters
-SLOTS    ?= 16
-LANES    ?= 16
+# make sim / verilog parameters (empty = the defaults of sw_scheduler/formats.py: 32 slots, 16 lanes)
+SLOTS    ?=
+LANES    ?=
 # synthesis configurations: quick | default (slots 16/64/256, lanes 16/32, tops) | full
 SYNTH_SET ?= default
 # pytest extra arguments, e.g. make test ARGS="-k scheduler"
@@ -38,7 +38,7 @@ JOBS     ?= 2
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= OUT= VCD=1"
-	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full"
+	@echo "  hw knobs:  SLOTS=32 LANES=16 SYNTH_SET=quick|default|full"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,7 +62,7 @@ sim: $(STAMP)  ## run a scenario: WORKLOAD=arvr [SCHED= RATE= SLO= N= SEED= BACK
 	$(PY) -m sim run --workload $(WORKLOAD) --out $(OUT) \
 	  $(if $(SCHED),--sched $(SCHED)) $(if $(RATE),--rate $(RATE)) $(if $(SLO),--slo $(SLO)) \
 	  $(if $(N),--n $(N)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
-	  --slots $(SLOTS) --lanes $(LANES) $(if $(VCD),--vcd)
+	  $(if $(SLOTS),--slots $(SLOTS)) $(if $(LANES),--lanes $(LANES)) $(if $(VCD),--vcd)
 
 test: $(STAMP)  ## run every test (unit, Amaranth simulation, cocotb on exported Verilog)
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) -q $(ARGS)
@@ -75,7 +75,7 @@ traces: $(TRACES_STAMP)  ## re-extract the real-model traces into traces/data (o
 	$(TPY) -m sim.trace_report
 
 verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
-	$(PY) -m rtl.export --slots $(SLOTS) --lanes $(LANES) --out build/verilog
+	$(PY) -m rtl.export $(if $(SLOTS),--slots $(SLOTS)) $(if $(LANES),--lanes $(LANES)) --out build/verilog
 
 synth: $(SYNTH_STAMP)  ## FPGA synthesis reports (yosys Xilinx 7 / ECP5, nextpnr Fmax) in out/synth/ (SYNTH_SET=)
 	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET)

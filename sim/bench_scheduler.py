@@ -2,13 +2,17 @@
 
 Writes ``OUT/scheduler_rtl.json`` with
 
-* ``decision_latency_cycles``: for 16/64/256 slots, cycles from the NPU response
+* ``decision_latency_cycles``: for 16/64/256 slots (Dysta), cycles from the NPU response
   handshake to the next command handshake with ``n`` active requests (Amaranth
   simulation of the RTL, table filled to ``n = slots``; both the update and the retire
   path), also ``n = slots/2``; plus the model's prediction
-  (:func:`model_latency`: ``n + RESUME_DELAY + SCAN_OVERHEAD`` after an update,
-  ``n + RETIRE_DELAY + SCAN_OVERHEAD`` after a retire) and whether the issue's target
+  (:func:`model_latency`: ``n + resume_delay + scan_overhead`` after an update,
+  ``n + RETIRE_DELAY + scan_overhead`` after a retire) and whether the issue's target
   ``n + LATENCY_TARGET`` is met.
+* ``decision_latency_by_policy``: the same at 16 slots for every hardware policy, in
+  cycles and in ns at the policy's measured ECP5 Fmax (median of 3 nextpnr seeds, read
+  from the synthesis table in ``docs/fpga.md``; absent if that row is missing), beside
+  the design before this pipelining (``BEFORE``: ``n + 10`` cycles at 72.1 MHz).
 * ``agreement``: fixed-point (bit-exact) vs float reference Dysta on a workload
   (real ``arvr`` if present, else the fixture scenario), at every (rate, SLO) point: ``decision_match_fraction``
   (both policies asked at every multi-request decision of the float run, same state),
@@ -31,21 +35,27 @@ from rtl.scheduler.harness import random_images, simulate
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler import formats as F
 from sw_scheduler.bitexact import BitExactScheduler, DystaBitExactPolicy
+from sw_scheduler.hw_policies import HW_POLICIES, hw_policy
 from sw_scheduler.records import Completion, Request
 from sw_scheduler.reference import make_policy
 from sw_scheduler.reference import simulate as ref_simulate
-from sw_scheduler.timing import RESUME_DELAY, RETIRE_DELAY, SCAN_OVERHEAD
+from sw_scheduler.timing import RETIRE_DELAY, resume_delay, scan_overhead
 
 from .metrics import compute_metrics
 from .workload import default_workload, load_workload
 
-__all__ = ["agreement", "decision_latency", "main", "run"]
+__all__ = ["agreement", "decision_latency", "latency_by_policy", "main", "run"]
 
 
 LATENCY_TARGET = 8   # the issue's decision-latency target: n_active + 8 cycles
+# The scheduler before the timing pipelining (commit c1f1953): update-path latency n + 10
+# cycles, ECP5 scheduler_s16 72.1 MHz (docs/fpga.md history).
+BEFORE = {"latency_minus_n": 10, "fmax_mhz": 72.1}
+DOC = Path(__file__).resolve().parent.parent / "docs" / "fpga.md"
 
 
-def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dict:
+def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12,
+                     policy: str = "dysta") -> dict:
     """Measure response->command latency with the table full (RTL simulation).
 
     ``slots`` requests arrive at once; the first layer runs ``3 * slots`` cycles so that
@@ -55,7 +65,7 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
     rng = np.random.default_rng(seed)
     layout = F.LutLayout(1, 1, 3)
     img = random_images(layout, rng, n_layers=(3, 4))
-    cfg = SchedulerConfig.for_images(img, num_slots=slots)
+    cfg = SchedulerConfig.for_images(img, num_slots=slots, policy=policy)
     reqs = [Request(tag=i, arrival=0, model_id=i % 2, pattern_id=(i // 2) % 2,
                     deadline=1 << 30) for i in range(slots)]
     plan = [(3 * slots, 100)] + [(20, 100)] * (n_decisions - 1)
@@ -74,7 +84,8 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
         n = res.decisions[k].n_active
         path = "retire_path" if resp[k - 1] in retired_at else "update_path"
         paths[path].setdefault(str(n), set()).add(res.decisions[k].cycle - resp[k - 1])
-    out = {"slots": slots, "sim_seconds": round(wall, 2), "decisions": len(res.decisions)}
+    out = {"slots": slots, "policy": policy, "sim_seconds": round(wall, 2),
+           "decisions": len(res.decisions)}
     for name, d in paths.items():
         out[name] = {n: sorted(v) for n, v in sorted(d.items())}
     full = paths["update_path"].get(str(slots), set())
@@ -82,16 +93,51 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
         raise RuntimeError(f"decision latency at n={slots} not unique: {sorted(full)}")
     out["full_table"] = next(iter(full))
     out["full_table_minus_n"] = out["full_table"] - slots
-    out["model_minus_n"] = {p: model_latency(0, p) for p in paths}
+    out["model_minus_n"] = {p: model_latency(0, p, policy) for p in paths}
     out["meets_target"] = all(max(v) <= int(n) + LATENCY_TARGET
                               for d in paths.values() for n, v in d.items())
     return out
 
 
-def model_latency(n: int, path: str) -> int:
+def model_latency(n: int, path: str, policy: str = "dysta") -> int:
     """Response -> command cycles of the bit-exact model with ``n`` active requests."""
-    after = {"update_path": RESUME_DELAY, "retire_path": RETIRE_DELAY}[path]
-    return n + after + SCAN_OVERHEAD
+    after = {"update_path": resume_delay(hw_policy(policy).gamma),
+             "retire_path": RETIRE_DELAY}[path]
+    return n + after + scan_overhead(policy)
+
+
+def measured_fmax(doc=DOC) -> dict:
+    """``config -> median ECP5 Fmax (MHz)`` from the synthesis table in ``doc``."""
+    from rtl.synth import read_doc_table
+    try:
+        rows = read_doc_table(doc)
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for r in rows:
+        try:
+            out[r["config"]] = float(r["ecp5_fmax_mhz"])
+        except (KeyError, ValueError):
+            pass
+    return out
+
+
+def latency_by_policy(slots: int = 16) -> dict:
+    """Decision latency (update path, full table) per hardware policy, cycles and ns."""
+    from rtl.synth import Config
+
+    fmax = measured_fmax()
+    before_ns = (slots + BEFORE["latency_minus_n"]) * 1e3 / BEFORE["fmax_mhz"]
+    out = {"slots": slots, "before": {**BEFORE, "cycles": slots + BEFORE["latency_minus_n"],
+                                      "ns": round(before_ns, 1)}, "policies": {}}
+    for policy in HW_POLICIES:
+        lat = decision_latency(slots, policy=policy)
+        f = fmax.get(Config("scheduler", slots=slots, policy=policy).name)
+        out["policies"][policy] = {
+            "cycles": lat["full_table"], "model_cycles": model_latency(slots, "update_path",
+                                                                       policy),
+            "fmax_mhz": f, "ns": round(lat["full_table"] * 1e3 / f, 1) if f else None}
+    return out
 
 
 def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
@@ -207,6 +253,7 @@ def run(out_dir, *, slots=(16, 64, 256), workload: str | None = None) -> dict:
             "cycles from the NPU response handshake to the next command handshake, "
             "n_active = slots, update (non-retiring) path; RTL Amaranth simulation"),
         "decision_latency_detail": {str(s): lat[s] for s in slots},
+        "decision_latency_by_policy": latency_by_policy(),
         "agreement": agreement_sweep(workload),
     }
     d = Path(out_dir)
@@ -224,6 +271,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     out = run(a.out, slots=tuple(a.slots), workload=a.workload)
     print(json.dumps({"decision_latency_cycles": out["decision_latency_cycles"],
+                      "decision_latency_by_policy": out["decision_latency_by_policy"],
                       "decision_match_fraction":
                           out["agreement"]["decision_match_fraction"]}, indent=2))
     return 0

@@ -23,7 +23,12 @@ MUL_CHUNK = 18      # ECP5 MULT18X18D / Xilinx DSP48 (unsigned 18 x 18 fits both
 
 
 def saturate(value, maximum: int):
-    """``min(value, maximum)`` for a non-negative ``value``."""
+    """``min(value, maximum)`` for a non-negative ``value`` (an OR of the high bits when
+    ``maximum`` is ``2**k - 1``, else a compare)."""
+    value = Value.cast(value)
+    k = maximum.bit_length()
+    if maximum == (1 << k) - 1:
+        return saturate_shift(value, 0, k) if len(value) > k else value
     return Mux(value > maximum, maximum, value)
 
 

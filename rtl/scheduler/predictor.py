@@ -61,12 +61,15 @@ class Predictor(wiring.Component):
         # stages 1-3: measured / mean non-zeros, product (available in stage 4)
         prod = mul(m, self.nnz, self.inv_nnz, name="ratio", latency=3)
         recip = delay(m, self.recip, 2, "recip")      # a ROM output: registered, stable
-        # stage 4: ratio, running sum (available in 5)
-        ratio = reg(m, saturate_shift(prod, F.INV_NNZ.frac - F.GAMMA.frac, gw), "ratio",
-                    F.GAMMA.shape)
-        rsum = reg(m, saturate(self.gamma_sum + saturate_shift(
-            prod, F.INV_NNZ.frac - F.GAMMA.frac, gw), F.GAMMA_SUM.max_int), "rsum",
-            F.GAMMA_SUM.shape)
+        # stage 4: ratio, running sum (available in 5); the sums with the unsaturated and
+        # the saturated ratio are formed side by side, the ratio's saturation selects
+        sh = F.INV_NNZ.frac - F.GAMMA.frac
+        over = prod[sh + gw:].any()
+        ratio = reg(m, saturate_shift(prod, sh, gw), "ratio", F.GAMMA.shape)
+        smax = F.GAMMA_SUM.max_int
+        rsum = reg(m, Mux(over, saturate(self.gamma_sum + ((1 << gw) - 1), smax),
+                          saturate(self.gamma_sum + prod[sh:sh + gw], smax)), "rsum",
+                   F.GAMMA_SUM.shape)
         # stages 5-6: sum / count (available in 7); stage 7: outputs (registered)
         prod2 = mul(m, rsum, recip, name="mean", latency=2)
         skip = self.inv_nnz == 0
