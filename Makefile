@@ -20,13 +20,13 @@ RATE     ?=
 SLO      ?=
 N        ?=
 SEED     ?=
-BACKEND  ?= verilator# cycle-accurate dysta-hw: verilator | pysim | reference (models only)
+BACKEND  ?= verilator# the -hw rows: verilator | pysim | reference (models only)
 OUT      ?= out
 VCD      ?=
 # make sim / verilog parameters (empty = the defaults of sw_scheduler/formats.py: 32 slots, 16 lanes)
 SLOTS    ?=
 LANES    ?=
-# synthesis configurations: quick | default (slots 16/64/256, lanes 16/32, tops) | full
+# synthesis configurations: quick (one of each) | default (scheduler per policy x slots 16/64/256, datapath 16/32 lanes, top) | full (+ tops 64x32, 256x32)
 SYNTH_SET ?= default
 # pytest extra arguments, e.g. make test ARGS="-k scheduler"
 ARGS     ?=
@@ -77,8 +77,8 @@ traces: $(TRACES_STAMP)  ## re-extract the real-model traces into traces/data (o
 verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
 	$(PY) -m rtl.export $(if $(SLOTS),--slots $(SLOTS)) $(if $(LANES),--lanes $(LANES)) --out build/verilog
 
-synth: $(SYNTH_STAMP)  ## FPGA synthesis reports (yosys Xilinx 7 / ECP5, nextpnr Fmax) in out/synth/ (SYNTH_SET=)
-	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET)
+synth: $(SYNTH_STAMP)  ## FPGA synthesis table (yosys Xilinx 7 / ECP5, nextpnr Fmax, 3 seeds) in out/synth/ and docs/fpga.md (SYNTH_SET=)
+	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET) --doc docs/fpga.md
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check .

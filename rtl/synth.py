@@ -385,8 +385,15 @@ def main(argv=None) -> int:
     if bad:
         ap.error(f"--steps: unknown step(s) {bad}")
     args.out.mkdir(parents=True, exist_ok=True)
-    # the rows of this run replace those of an existing table, the others are kept
+    # the rows of this run replace those of an existing table (out/synth.csv, else the
+    # doc's block), the others are kept
     rows = read_table(args.out)
+    if args.doc:
+        have = {r["config"] for r in rows}
+        try:
+            rows += [r for r in read_doc_table(args.doc) if r["config"] not in have]
+        except ValueError:
+            pass
     failed = 0
     for n, cfg in enumerate(cfgs, 1):
         print(f"[{n}/{len(cfgs)}] {cfg.name}", flush=True)

@@ -19,6 +19,9 @@ Writes ``OUT/scheduler_rtl.json`` with
   and the metrics of three full runs: float Dysta, the bit-exact policy in the reference
   framework (zero-time decisions), and the cycle-exact hardware model
   (:class:`BitExactScheduler`, with its decision/update overhead and table back-pressure).
+* ``agreement_by_policy``: the same for every scheduler with a hardware row
+  (:data:`sim.hw_row.HW_ROWS`) at the default point: how often fixed point alone changes
+  a decision of the float reference, and what it does to the metrics.
 """
 
 from __future__ import annotations
@@ -34,17 +37,18 @@ import numpy as np
 from rtl.scheduler.harness import random_images, simulate
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import BitExactScheduler, DystaBitExactPolicy
+from sw_scheduler.bitexact import BitExactPolicy, BitExactScheduler
 from sw_scheduler.hw_policies import HW_POLICIES, hw_policy
 from sw_scheduler.records import Completion, Request
-from sw_scheduler.reference import make_policy
+from sw_scheduler.reference import Policy, make_policy
 from sw_scheduler.reference import simulate as ref_simulate
 from sw_scheduler.timing import RETIRE_DELAY, resume_delay, scan_overhead
 
 from .metrics import compute_metrics
 from .workload import default_workload, load_workload
 
-__all__ = ["agreement", "decision_latency", "latency_by_policy", "main", "run"]
+__all__ = ["agreement", "agreement_by_policy", "decision_latency", "latency_by_policy",
+           "main", "run"]
 
 
 LATENCY_TARGET = 8   # the issue's decision-latency target: n_active + 8 cycles
@@ -140,9 +144,44 @@ def latency_by_policy(slots: int = 16) -> dict:
     return out
 
 
+class _Shadowed(Policy):
+    """Runs ``inner`` (a float policy) and asks ``shadow`` (its bit-exact twin) at every
+    decision with more than one request, in the same state; counts equal choices."""
+
+    name = "shadowed"
+
+    def __init__(self, inner, shadow):
+        super().__init__(inner.tables, gamma_mode=inner.gamma_mode)
+        self.inner, self.shadow = inner, shadow
+        self.asked = self.same = 0
+
+    def select(self, now, active):
+        a = self.inner.select(now, active)
+        b = self.shadow.select(now, active)
+        if len(active) > 1:
+            self.asked += 1
+            self.same += a is b
+        return a
+
+    def on_arrival(self, now, r):
+        self.inner.on_arrival(now, r)
+        self.shadow.on_arrival(now, r)
+
+    def on_layer_done(self, now, r, layer, nnz):
+        self.inner.on_layer_done(now, r, layer, nnz)
+        self.shadow.on_layer_done(now, r, layer, nnz)
+
+
 def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
-              slots: int = 64, rate: float | None = None, slo: float | None = None) -> dict:
-    """Bit-exact vs float reference Dysta at one (rate, slo) point (module docstring)."""
+              slots: int = 64, rate: float | None = None, slo: float | None = None,
+              policy: str = "dysta") -> dict:
+    """Bit-exact vs float reference ``policy`` at one (rate, slo) point (module docstring).
+
+    ``policy`` is a scheduler with a hardware row (:data:`sim.hw_row.HW_ROWS`).
+    """
+    from .hw_row import HW_ROWS
+
+    hw_name, predictor = HW_ROWS[policy]
     fallback = None
     try:
         wl = load_workload(workload or default_workload())
@@ -159,39 +198,21 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
     slo = wl.slo_multipliers[0] if slo is None else slo
     reqs = wl.requests(n=n, seed=seed, tables=tables, rate=rate, slo=slo)
 
-    # 1) same-state decisions: float Dysta runs, the bit-exact policy is asked too
-    flt = make_policy("dysta", tables)
-    shadow = DystaBitExactPolicy(tables, images=images)
-    stats = {"asked": 0, "same": 0}
+    def twin():
+        return BitExactPolicy(tables, hw_name, images=images, gamma_mode=predictor)
 
-    class Shadowed(type(flt)):
-        def select(self, now, active):
-            a = super().select(now, active)
-            b = shadow.select(now, active)
-            stats["asked"] += 1
-            stats["same"] += a is b
-            return a
-
-        def on_arrival(self, now, r):
-            super().on_arrival(now, r)
-            shadow.on_arrival(now, r)
-
-        def on_layer_done(self, now, r, layer, nnz):
-            super().on_layer_done(now, r, layer, nnz)
-            shadow.on_layer_done(now, r, layer, nnz)
-
-    sh = Shadowed(tables)
-    sh.single_fast = False
+    # 1) same-state decisions: the float policy runs, the bit-exact twin is asked too
+    sh = _Shadowed(make_policy(policy, tables), twin())
     ref_simulate(reqs, sh)
-    multi = stats["asked"]
 
     # 2) metrics of full runs
     def metrics(done):
         return compute_metrics(done, wl.clock_hz)
 
-    m_float = metrics(ref_simulate(reqs, make_policy("dysta", tables)))
-    m_bx_policy = metrics(ref_simulate(reqs, DystaBitExactPolicy(tables, images=images)))
-    cfg = SchedulerConfig.for_images(images, num_slots=slots)
+    m_float = metrics(ref_simulate(reqs, make_policy(policy, tables)))
+    m_bx_policy = metrics(ref_simulate(reqs, twin()))
+    cfg = SchedulerConfig.for_images(images, num_slots=slots, policy=hw_name,
+                                     predictor=predictor)
     by_tag = {q.tag: q for q in reqs}
 
     def npu(k, d):
@@ -205,6 +226,7 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
                 "bitexact_cycle_model": m_hw[k] - m_float[k]}
             for k in m_float if isinstance(m_float[k], (int, float))}
     return {
+        "policy": policy,
         "workload": wl.name,
         "default_workload_error": fallback,
         "fixture_traces": any(v.fixture for v in wl.variants.values()),
@@ -212,15 +234,28 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
         "grid": {"rates": list(wl.rates), "slos": list(wl.slo_multipliers)},
         "lut_saturated": images.saturated,
         "lut_warnings": [str(w.message) for w in caught],
-        "decisions_compared": multi,
-        "decisions_same": stats["same"],
-        "decision_match_fraction": stats["same"] / multi if multi else None,
+        "decisions_compared": sh.asked,
+        "decisions_same": sh.same,
+        "decision_match_fraction": sh.same / sh.asked if sh.asked else None,
         "metrics_float": m_float,
         "metrics_bitexact_policy": m_bx_policy,
         "metrics_bitexact_cycle_model": m_hw,
         "cycle_model_slots": slots,
         "metric_differences": diff,
     }
+
+
+def agreement_by_policy(workload: str | None = None, **kw) -> dict:
+    """:func:`agreement` of every scheduler with a hardware row at the default point."""
+    from .hw_row import HW_ROWS
+
+    out = {}
+    for name in HW_ROWS:
+        a = agreement(workload, policy=name, **kw)
+        out[name] = {k: a[k] for k in ("decisions_compared", "decisions_same",
+                                       "decision_match_fraction", "metric_differences")}
+        out[name]["workload"], out[name]["n_requests"] = a["workload"], a["n_requests"]
+    return out
 
 
 def agreement_sweep(workload: str | None = None, **kw) -> dict:
@@ -255,6 +290,7 @@ def run(out_dir, *, slots=(16, 64, 256), workload: str | None = None) -> dict:
         "decision_latency_detail": {str(s): lat[s] for s in slots},
         "decision_latency_by_policy": latency_by_policy(),
         "agreement": agreement_sweep(workload),
+        "agreement_by_policy": agreement_by_policy(workload, n=1000),
     }
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)

@@ -31,12 +31,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from . import formats as F
-from .hw_policies import dysta_score, hw_policy
+from .hw_policies import hw_policy
 from .records import Request
 from .reference.core import Policy
 from .timing import COMPLETION_DELAY, RETIRE_DELAY, resume_delay, scan_overhead
 
 __all__ = [
+    "BitExactPolicy",
     "BitExactScheduler",
     "Decision",
     "DystaBitExactPolicy",
@@ -254,72 +255,95 @@ class BitExactScheduler:
 
 
 # ---- policy adapter for the event-driven reference framework ---------------------------------
-class DystaBitExactPolicy(Policy):
-    """The hardware's fixed-point Dysta decision as a :mod:`sw_scheduler.reference` policy.
+class BitExactPolicy(Policy):
+    """A hardware policy's fixed-point decision as a :mod:`sw_scheduler.reference` policy.
 
-    Same arithmetic as the RTL (:func:`score`, :func:`predict` on the LUT words) and the
-    same tie-break (lowest score, then lowest task-table slot, with the table's
-    append / move-last-into-freed-slot order); decisions take zero time as the reference
-    framework defines them (the cycle timing of the hardware is
-    :class:`BitExactScheduler`'s business).
+    Same keys as the RTL (:mod:`sw_scheduler.hw_policies` on the LUT words, the predictor's
+    gamma, the stamps the table keeps) and the same tie-break (lowest key, then lowest
+    task-table slot, with the table's append / move-last-into-freed-slot order); decisions
+    take zero time as the reference framework defines them (the cycle timing of the
+    hardware is :class:`BitExactScheduler`'s business). Asked in the same state as a float
+    policy it tells where fixed point alone changes a decision. Stamps: ``arrival`` = the
+    request's arrival (the hardware accepts it then unless the table is full), ``vstart``
+    = arrival + cycles it ran, ``last_run`` as the framework keeps it.
 
     Parameters
     ----------
     tables : StaticTables
+    policy : str
+        A :data:`~sw_scheduler.hw_policies.HW_POLICIES` name.
     images : LutImages or None
         LUT contents; default ``tables.to_lut_images()`` (warns on saturation).
     gamma_mode : ``"mean"`` or ``"last"``
     time_width, score_width : int
     """
 
-    name = "dysta-bitexact"
-
-    def __init__(self, tables, *, images=None, gamma_mode: str = "mean",
-                 time_width: int = F.TIME_WIDTH, score_width: int = F.SCORE_WIDTH):
+    def __init__(self, tables, policy: str = "dysta", *, images=None,
+                 gamma_mode: str = "mean", time_width: int = F.TIME_WIDTH,
+                 score_width: int = F.SCORE_WIDTH):
         super().__init__(tables, gamma_mode=gamma_mode)
+        self.hw = hw_policy(policy)
+        self.name = f"{policy}-bitexact"
         self.images = images if images is not None else tables.to_lut_images()
         self.time_width, self.score_width = time_width, score_width
         self.beta = self.images.beta
         self.recip = F.recip_table(self.images.layout.max_layers + 1)
         self.slots: list[int] = []          # tags in task-table order
-        self.state: dict[int, list[int]] = {}   # tag -> [gamma, gamma_sum, count]
+        self.state: dict[int, list[int]] = {}   # tag -> [gamma, gamma_sum, count, vstart]
+        self._decided = 0                   # time of the last decision (zero-time runs)
 
     def _ids(self, r):
         return self.tables.model_id(r.model), self.tables.pattern_id(r.pattern)
 
     def on_arrival(self, now, r):
         self.slots.append(r.tag)
-        self.state[r.tag] = [GAMMA_ONE, 0, 0]
+        self.state[r.tag] = [GAMMA_ONE, 0, 0, r.arrival]
 
-    def fixed_score(self, now, r, n_active) -> int:
+    def fixed_key(self, now, r, n_active) -> int:
         mi, pi = self._ids(r)
         mask = (1 << self.time_width) - 1
-        var = self.images.variant_entry(mi, pi)
-        lay = self.images.layer_entry(mi, pi, r.layer)
-        recip_n = F.RECIP.quantize(1.0 / n_active)[0]
+        lay = self.images.layout
+        st = self.state[r.tag]
         row = {"deadline": r.deadline & mask, "last_run": r.last_run & mask,
-               "gamma": self.state[r.tag][0]}
-        return dysta_score(t=now & mask, row=row, var=var, lay=lay, recip_n=recip_n,
-                           beta=self.beta, time_width=self.time_width,
-                           score_width=self.score_width)
+               "arrival": r.arrival & mask, "vstart": st[3] & mask, "gamma": st[0],
+               "priority": F.PRIORITY_LEVELS.index(r.priority)}
+        return self.hw.key(
+            t=now & mask, row=row, var=self.images.variant_entry(mi, pi),
+            lay=self.images.layer_entry(mi, pi, r.layer),
+            nxt=self.images.layer_entry(mi, pi, (r.layer + 1) % lay.max_layers),
+            recip_n=F.RECIP.quantize(1.0 / n_active)[0], beta=self.beta,
+            kappa=self.images.kappa_cycles, time_width=self.time_width,
+            score_width=self.score_width)
 
     def select(self, now, active):
         n = len(active)
         pos = {tag: i for i, tag in enumerate(self.slots)}
-        return min(active, key=lambda r: (self.fixed_score(now, r, n), pos[r.tag]))
+        self._decided = now
+        return min(active, key=lambda r: (self.fixed_key(now, r, n), pos[r.tag]))
 
     def on_layer_done(self, now, r, layer, nnz):
-        super().on_layer_done(now, r, layer, nnz)
-        mi, pi = self._ids(r)
-        st = self.state[r.tag]
-        inv = self.images.layer_entry(mi, pi, layer)["inv_nnz"]
-        if st[2] + 1 >= len(self.recip):
-            self.recip = F.recip_table(st[2] + 2)
-        self.state[r.tag] = list(predict(self.gamma_mode, *st, min(nnz, F.NNZ.max_int), inv,
-                                         self.recip))
+        st = self.state[r.tag]          # (the float r.gamma is the framework's, not ours)
+        st[3] += now - self._decided                # PREMA: waiting excludes running
+        if self.hw.gamma:
+            mi, pi = self._ids(r)
+            inv = self.images.layer_entry(mi, pi, layer)["inv_nnz"]
+            if st[2] + 1 >= len(self.recip):
+                self.recip = F.recip_table(st[2] + 2)
+            st[:3] = predict(self.gamma_mode, *st[:3], min(nnz, F.NNZ.max_int), inv,
+                             self.recip)
         if r.layer >= r.n_layers:
             i = self.slots.index(r.tag)
             last = self.slots.pop()
             if i < len(self.slots):
                 self.slots[i] = last
             del self.state[r.tag]
+
+
+class DystaBitExactPolicy(BitExactPolicy):
+    """:class:`BitExactPolicy` of the Dysta hardware policy (``dysta-bitexact``)."""
+
+    def __init__(self, tables, **kw):
+        super().__init__(tables, "dysta", **kw)
+
+    def fixed_score(self, now, r, n_active) -> int:
+        return self.fixed_key(now, r, n_active)
