@@ -24,7 +24,7 @@ SLO      ?=
 N        ?=
 SEED     ?=
 PROTOCOL ?= fair# comparison protocol: fair | paper (docs/scheduling.md)
-BACKEND  ?= verilator# cycle-accurate dysta-hw: verilator | pysim | reference (models only)
+BACKEND  ?= verilator# the -hw rows: verilator | pysim | reference (models only)
 OUT      ?= out
 VCD      ?=
 WINDOW   ?=# timeline window in ms, START:END
@@ -33,10 +33,10 @@ SEEDS    ?=# e.g. 0-4 (default: SEED, else the scenario's seed)
 GRID     ?=# TOML grid file; command-line axes override it
 CLUSTER  ?=# Dask scheduler address, local[:N], or slurm|pbs|sge|lsf|htcondor (extra 'cluster')
 WORKERS  ?=# local worker processes (default: all cores)
-# make verilog / synth parameters
-SLOTS    ?= 16
-LANES    ?= 16
-# synthesis configurations: quick | default (slots 16/64/256, lanes 16/32, tops) | full
+# make sim / verilog parameters (empty = the defaults of sw_scheduler/formats.py: 32 slots, 16 lanes)
+SLOTS    ?=
+LANES    ?=
+# synthesis configurations: quick (one of each) | default (scheduler per policy x slots 16/64/256, datapath 16/32 lanes, top) | full (+ tops 64x32, 256x32)
 SYNTH_SET ?= default
 # pytest extra arguments, e.g. make test ARGS="-k scheduler"
 ARGS     ?=
@@ -52,7 +52,7 @@ help:  ## list the targets
 	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|assistant|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= PROTOCOL=fair|paper POLICY= WINDOW= OUT= VCD=1"
 	@echo "  sim knobs: LOAD=0.5,0.9 (fraction of capacity) instead of RATE="
 	@echo "  sweep knobs: WORKLOAD= SCHED= LOAD=|RATE= SLO= SEEDS=0-4 N= PROTOCOL= SLOTS= LANES= BACKEND= GRID= CLUSTER= WORKERS= OUT="
-	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full"
+	@echo "  hw knobs:  SLOTS=32 LANES=16 SYNTH_SET=quick|default|full"
 	@echo "  test knobs: ARGS='-k scheduler' (pytest arguments) JOBS=2 (pytest-xdist workers)"
 	@echo "  schedulers (SCHED=, comma-separated; default all):"
 	@$(PY) -c "from sw_scheduler.reference import policy_names; print('    ' + ', '.join(policy_names()))" 2>/dev/null || echo "    (run make venv first)"
@@ -85,7 +85,8 @@ sim: $(STAMP)  ## run a scenario: WORKLOAD=arvr [SCHED= RATE= SLO= N= SEED= BACK
 	  $(if $(SCHED),--sched $(SCHED)) $(if $(RATE),--rate $(RATE)) $(if $(LOAD),--load $(LOAD)) \
 	  $(if $(SLO),--slo $(SLO)) \
 	  $(if $(N),--n $(N)) $(if $(SEED),--seed $(SEED)) $(if $(BACKEND),--backend $(BACKEND)) \
-	  --slots $(SLOTS) --lanes $(LANES) --protocol $(PROTOCOL) $(if $(VCD),--vcd) \
+	  $(if $(SLOTS),--slots $(SLOTS)) $(if $(LANES),--lanes $(LANES)) \
+	  --protocol $(PROTOCOL) $(if $(VCD),--vcd) \
 	  $(foreach p,$(POLICY),--policy $(p)) $(if $(WINDOW),--window $(WINDOW))
 
 sweep: $(STAMP) $(if $(filter slurm pbs sge lsf htcondor,$(CLUSTER)),$(CLUSTER_STAMP))  ## grid of runs, resumable, CIs over seeds: LOAD=0.5,0.9 SLO=5,10 SEEDS=0-4 [CLUSTER=]
@@ -112,10 +113,10 @@ traces: $(TRACES_STAMP)  ## re-extract the real-model traces into traces/data (o
 	$(TPY) -m sim.trace_report
 
 verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
-	$(PY) -m rtl.export --slots $(SLOTS) --lanes $(LANES) --out build/verilog
+	$(PY) -m rtl.export $(if $(SLOTS),--slots $(SLOTS)) $(if $(LANES),--lanes $(LANES)) --out build/verilog
 
-synth: $(SYNTH_STAMP)  ## FPGA synthesis reports (yosys Xilinx 7 / ECP5, nextpnr Fmax) in out/synth/ (SYNTH_SET=)
-	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET)
+synth: $(SYNTH_STAMP)  ## FPGA synthesis table (yosys Xilinx 7 / ECP5, nextpnr Fmax, 3 seeds) in out/synth/ and docs/fpga.md (SYNTH_SET=)
+	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET) --doc docs/fpga.md
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check .

@@ -18,6 +18,7 @@ from sim.metrics import METRIC_KEYS
 from sim.stats import mean_std_ci, t_cdf, t_quantile
 from sim.sweep_exec import Progress, code_version
 from sim.workload import load_workload
+from sw_scheduler.formats import DEFAULT_SLOTS
 from sw_scheduler.reference import make_policy, policy_names, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -337,7 +338,8 @@ def test_hardware_backend_row(tmp_path, capsys):
     err = capsys.readouterr().err
     # the backend's log lines come back labelled with their point
     assert err.count("fake backend ran 12 requests") == 2
-    assert "[fixture_small rate 30000/s, SLO x8, seed 1, n 12, 16 slots x 16 lanes, fake]" in err
+    assert (f"[fixture_small rate 30000/s, SLO x8, seed 1, n 12, {DEFAULT_SLOTS} slots x 16 "
+            "lanes, fake]") in err
     docs = [json.loads(p.read_text()) for p in (out / "points").glob("*.json")]
     hw = [d for d in docs if d["params"]["sched"] == "dysta-hw"]
     assert len(hw) == 2 and all(d["metrics"]["backend"] == "fake" for d in hw)
