@@ -133,9 +133,11 @@ def _hardware(scenarios, n: int) -> dict:
             hw = json.loads((Path(d) / "hw.json").read_text())
         rows = {k: v for k, v in res["schedulers"].items() if k.endswith("-hw")}
         refs = {k: res["schedulers"].get(k.removesuffix("-hw")) for k in rows}
+        runs = hw["runs"].values()
         out[w] = {"rate": rate, "rows": rows, "refs": refs, "seconds": time.perf_counter() - t0,
-                  "agree": hw["bitexact"]["agree"], "decisions": hw["bitexact"]["decisions"],
-                  "decisions_equal": hw["bitexact"]["decisions_equal"],
+                  "agree": all(r["bitexact"]["agree"] for r in runs),
+                  "decisions": sum(r["bitexact"]["decisions"] for r in runs),
+                  "decisions_equal": sum(r["bitexact"]["decisions_equal"] for r in runs),
                   "slots": hw.get("slots"), "lanes": hw.get("lanes")}
     return out
 
@@ -294,8 +296,9 @@ def _document(rows, per_seed, hw, scenarios, img: Path, doc: Path, seeds, n, *,
             h = hw[w]
             L += [(f"### {w}: hardware rows (scheduler RTL, Verilator; load {LOAD_AT:g}, "
                    f"SLO x{SLO_AT:g}, seed 0, {h['slots']} slots, {h['lanes']} lanes)"), "",
-                  (f"RTL vs bit-exact model: {h['decisions_equal']} / {h['decisions']} "
-                   f"decisions equal (agree: {h['agree']})."), "",
+                  (f"RTL vs bit-exact model, every hardware policy together: "
+                   f"{h['decisions_equal']} / {h['decisions']} decisions equal (agree: "
+                   f"{h['agree']})."), "",
                   "| row | violations % | ANTT | float reference | violations % | ANTT |",
                   "|---|---|---|---|---|---|"]
             for k, m in h["rows"].items():
