@@ -166,9 +166,10 @@ def _int8_section(models, st_all) -> list[str]:
     return ["## int8 zeros vs exact zeros", "",
             ("The datapath multiplies int8 codes: a value below half its tensor's scale is a "
              "zero it skips. `<pattern>_int8` variants count the zeros of "
-             "`clip(round(x / s), -127, 127)` with one symmetric scale `s = max|x| / 127` per "
-             "tensor (operands, outputs and weights), calibrated on the even-indexed samples; "
-             "the float model runs unchanged. Each cell: exact zeros / int8 zeros."), "",
+             "`clip(round(x / s), -127, 127)`, symmetric: one scale `s = max|x| / 127` per "
+             "activation tensor (operands, outputs) calibrated on the even-indexed samples, "
+             "weights per output channel; the float model runs unchanged "
+             "(`traces/SOURCES.md`). Each cell: exact zeros / int8 zeros."), "",
             ("| model | pattern | in dens | out dens | w dens | Mcycles | cycles cut "
              "| CV |"),
             "|---|---|---|---|---|---|---|---|", *rows, ""]

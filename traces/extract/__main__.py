@@ -22,6 +22,9 @@ def main(argv=None) -> None:
                     help="extractors to run (default: all present)")
     ap.add_argument("--models", nargs="*", default=None,
                     help="only these models (of the extractors chosen; default: all)")
+    ap.add_argument("--patterns", nargs="*", default=None,
+                    help="only these variants, e.g. dense_int8 (default: each model's all; "
+                         "pruned ones need dense in the same run for their drift)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for name in args.only:
@@ -42,6 +45,8 @@ def main(argv=None) -> None:
             kw["models"] = [m for m in args.models if m in mod.MODELS]
             if not kw["models"]:
                 continue
+        if args.patterns is not None:
+            kw["patterns"] = args.patterns
         t0 = time.time()
         mod.run(**kw)
         print(f"traces.extract: {name} done in {time.time() - t0:.0f} s")

@@ -51,6 +51,8 @@ PATTERNS = {
     "block50": ("block", 0.5), "block75": ("block", 0.75),
     "channel50": ("channel", 0.5), "channel75": ("channel", 0.75),
 }
+# the variants an extractor writes by default: every pattern, and the dense model's int8 zeros
+DEFAULT_PATTERNS = (*PATTERNS, "dense_int8")
 LAYOUTS = ("OHWI", "1HWO", "OIHW", "NK", "KN")
 
 
@@ -179,10 +181,16 @@ def quant(q: Int8 | None, key: str, x: np.ndarray) -> np.ndarray:
     return x if q is None else q(key, x)
 
 
-def int8_weight_nz(w: np.ndarray) -> np.ndarray:
-    """Non-zero mask of a weight after per-tensor symmetric int8 quantisation."""
-    w = np.asarray(w, dtype=np.float32)
-    return int8_codes(w, float(np.abs(w).max()) if w.size else 0.0) != 0
+def int8_weight_nz(w_gemm: np.ndarray) -> np.ndarray:
+    """Non-zero mask of a GEMM-view weight ``[groups, K, N]`` after symmetric int8
+    quantisation per output column (= per output channel, the usual int8 weight scheme:
+    TFLite per-axis, ONNX per-channel): scale ``max_k |w[g, k, n]| / 127``."""
+    w = np.asarray(w_gemm, dtype=np.float32)
+    if w.ndim != 3:
+        raise ValueError(f"int8_weight_nz: expected a GEMM view [groups, K, N], got {w.shape}")
+    amax = np.abs(w).max(axis=1, keepdims=True)
+    scale = np.where(amax > 0, amax, 1.0) * np.float32(1 / 127)
+    return (np.clip(np.round(w / scale), -127, 127) != 0) & (amax > 0)
 
 
 def _smallest(scores: np.ndarray, level: float) -> np.ndarray:
@@ -584,11 +592,12 @@ def pattern_spec(pattern: str) -> tuple[str, float, bool]:
 
 
 INT8_SOURCE = {
-    "zeros": "counted on int8 codes: q = clip(round(x / s), -127, 127), per-tensor symmetric "
-             "scale s = max|x| / 127 (operands, outputs and weights); the float model runs "
-             "unchanged (no fake-quantised forward)",
-    "calibration": "max |x| of each tensor over the even-indexed samples of this trace "
-                   "(samples 0, 2, 4, ...); weights: max |w| of each weight tensor",
+    "zeros": "counted on int8 codes: q = clip(round(x / s), -127, 127), symmetric; "
+             "operands and outputs per tensor, s = max|x| / 127; weights per output channel "
+             "(GEMM column), s = max_k |w| / 127; the float model runs unchanged (no "
+             "fake-quantised forward)",
+    "calibration": "max |x| of each activation tensor over the even-indexed samples of this "
+                   "trace (samples 0, 2, 4, ...); weights: their own max per output channel",
     "attention": "the score mask p >= threshold is kept: int8 codes of p (scale <= 1/127) "
                  "are non-zero for every p >= 0.02",
 }
@@ -616,7 +625,7 @@ def extract_patterns(model: str, inputs, *, extract, drift, summarize, source,
     (same weights as their base). Returns ``{(model, pattern): drift summary}``.
     """
     summary, dense_out = {}, None
-    for pattern in patterns or PATTERNS:
+    for pattern in patterns or DEFAULT_PATTERNS:
         family, level, int8 = pattern_spec(pattern)
         recs, outs = extract(model, pattern, inputs=inputs)
         if pattern == "dense":
@@ -627,7 +636,10 @@ def extract_patterns(model: str, inputs, *, extract, drift, summarize, source,
                  + ("; zeros of int8 codes (per-tensor scales calibrated on the even-indexed "
                     "samples)" if int8 else ""))
         d = None
-        if family != "dense" and not int8 and dense_out is not None:
+        if family != "dense" and not int8 and dense_out is None:
+            raise ValueError(f"extract_patterns({model}): pruned pattern {pattern!r} needs "
+                             f"'dense' earlier in the same run (its output drift)")
+        if family != "dense" and not int8:
             d = [drift(model, outs[s], dense_out[s]) for s in outs]
             summary[(model, pattern)] = summarize(model, d)
         src = dict(source(model, d))

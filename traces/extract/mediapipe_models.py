@@ -220,11 +220,11 @@ def _layer_record(it, lay: TfliteLayer, w_gemm_nz, live, q=None) -> dict:
 
 
 def _patterns(name: str) -> dict[str, tuple[str, float]]:
-    """Variants of a model: every :data:`common.PATTERNS`, or ``native`` (+ int8)."""
+    """Variants of a model: every :data:`common.DEFAULT_PATTERNS`, or ``native`` (+ int8)."""
     if name in NATIVE:
         fam, lev, _ = NATIVE[name]
         return {"native": (fam, lev), "native_int8": (fam, lev)}
-    return dict(common.PATTERNS)
+    return {p: common.pattern_spec(p)[:2] for p in common.DEFAULT_PATTERNS}
 
 
 def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=common.DATA_ROOT,
@@ -318,9 +318,18 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
     return summary
 
 
-def run(models=None, n_samples: int = N_SAMPLES, root=common.DATA_ROOT, log=print) -> dict:
-    """Extract every MediaPipe model (or the named ones) into ``root``."""
-    return {m: extract_model(m, n_samples, root=root, log=log) for m in (models or MODELS)}
+def run(models=None, n_samples: int = N_SAMPLES, root=common.DATA_ROOT, log=print,
+        patterns=None) -> dict:
+    """Extract every MediaPipe model (or the named ones) into ``root``; ``patterns``: only
+    these variant names (default: :func:`_patterns`)."""
+    out = {}
+    for m in models or MODELS:
+        pats = _patterns(m)
+        if patterns is not None:
+            pats = {p: f for p, f in pats.items() if p in patterns}
+        if pats:
+            out[m] = extract_model(m, n_samples, patterns=pats, root=root, log=log)
+    return out
 
 
 if __name__ == "__main__":

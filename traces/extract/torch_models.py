@@ -122,8 +122,9 @@ class _Weights:
         return self._c[key]
 
 
-def _effnet_records(m, x: np.ndarray, cache: _Weights):
-    """Forward one image with hooks; ``(records, logits)``."""
+def _effnet_records(m, x: np.ndarray, cache: _Weights, q: common.Int8 | None = None):
+    """Forward one image with hooks; ``(records, logits)``. ``q``: int8 zeros
+    (:class:`common.Int8`) of operands, outputs and weights instead of exact zeros."""
     torch = _torch()
     events = []
 
@@ -158,17 +159,19 @@ def _effnet_records(m, x: np.ndarray, cache: _Weights):
             if isinstance(mod2, (torch.nn.ReLU6, torch.nn.ReLU)):
                 cur = out2
             break
-        wg, live = cache.get(names[mod], lambda mod=mod: _gemm(mod) != 0)
-        a = inp.numpy()[0]
+        wg, live = cache.get(names[mod], lambda mod=mod: (
+            common.int8_weight_nz(_gemm(mod)) if q is not None else _gemm(mod) != 0))
+        a = common.quant(q, f"{names[mod]}:in", inp.numpy()[0])
+        y_act = common.quant(q, f"{names[mod]}:out", cur.numpy())
         if isinstance(mod, torch.nn.Linear):
             xo = (a.reshape(-1, a.shape[-1]) != 0)[None]
-            recs.append(common.layer_record(names[mod], "fc", xo, wg, cur.numpy(), out_axis=-1,
+            recs.append(common.layer_record(names[mod], "fc", xo, wg, y_act, out_axis=-1,
                                             live=live))
             continue
         _, h, w = a.shape
         cc = common.im2col_colcount(a.transpose(1, 2, 0) != 0, *mod.kernel_size, mod.stride,
                                     _conv_pad(mod, h, w), mod.dilation, mod.groups)
-        recs.append(common.layer_record(names[mod], "conv", None, wg, cur.numpy(), out_axis=1,
+        recs.append(common.layer_record(names[mod], "conv", None, wg, y_act, out_axis=1,
                                         colcount=cc, live=live))                  # NCHW
     return recs, y.numpy()[0]
 
@@ -343,11 +346,8 @@ def extract(model: str, pattern: str, inputs=None, n_samples: int | None = None)
     _prune_(m, family, level)
     inputs = list(inputs if inputs is not None else samples(model, n_samples))
     if model == "efficientnet_lite0":
-        if int8:
-            raise ValueError("torch_models: int8 variants are extracted for MiniLM only")
-
         def fn(x, cache, q):
-            return _effnet_records(m, x, cache)
+            return _effnet_records(m, x, cache, q)
     else:
         def fn(x, cache, q):
             return _minilm_records(m, x, cache, natural=model == "minilm_l6_natural", q=q)
