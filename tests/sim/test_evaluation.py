@@ -19,7 +19,7 @@ def test_evaluation_document(tmp_path):
     doc = tmp_path / "docs" / "evaluation.md"
     r = run_evaluation(tmp_path / "out", doc, tmp_path / "docs" / "img",
                        scenarios=("fixture_small", "fixture_mix"), seeds=(0, 1, 2), n=60,
-                       jobs=1, hardware=False)
+                       jobs=1, hardware=())
     text = doc.read_text()
     for w in ("fixture_small", "fixture_mix"):
         assert f"## {w}" in text
@@ -30,5 +30,5 @@ def test_evaluation_document(tmp_path):
     # a rerun computes nothing: every point is cached
     r2 = run_evaluation(tmp_path / "out", doc, tmp_path / "docs" / "img",
                         scenarios=("fixture_small", "fixture_mix"), seeds=(0, 1, 2), n=60,
-                        jobs=1, hardware=False)
+                        jobs=1, hardware=())
     assert r2["sweep"]["computed"] == 0 and r["sweep"]["computed"] == r["points"]
