@@ -195,11 +195,12 @@ def default_descriptors(layout, lanes: int, max_k: int) -> list[int]:
 
 # ---- designs ----------------------------------------------------------------------------------
 def build(design: str, *, slots: int | None = None, lanes: int | None = None, images=None,
-          lut_source: str = "default_lut_images (docs/fpga.md)"):
+          lut_source: str = "default_lut_images (docs/fpga.md)", policy: str = "dysta"):
     """``(component, top_name, params)`` of ``design`` in ``scheduler``/``datapath``/``top``.
 
     ``images`` (a :class:`LutImages`, default :func:`default_lut_images`) initialise the
-    scheduler's LUTs; ``lut_source`` says where they came from in the header.
+    scheduler's LUTs; ``lut_source`` says where they came from in the header; ``policy``
+    is the scheduler's hardware policy.
     """
     if design not in ("scheduler", "datapath", "top"):
         raise ValueError(f"design must be scheduler, datapath or top, got {design!r}")
@@ -207,12 +208,12 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
         if slots is None:
             raise ValueError(f"{design}: slots is required")
         images = images or default_lut_images()
-        cfg = SchedulerConfig.for_images(images, num_slots=slots)
+        cfg = SchedulerConfig.for_images(images, num_slots=slots, policy=policy)
         lut = {**images.layout.describe(), "lut_source": lut_source,
                "lut_models": ", ".join(images.models),
                "lut_patterns": ", ".join(images.patterns)}
     if design == "scheduler":
-        params = {"num_slots": slots, **lut, "predictor": cfg.predictor,
+        params = {"num_slots": slots, "policy": policy, **lut, "predictor": cfg.predictor,
                   "time_width": cfg.time_width, "score_width": cfg.score_width,
                   "beta_code": cfg.beta}
         return DystaScheduler(cfg, images), "dysta_scheduler", params
@@ -228,9 +229,10 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
     return top, "dysta_top", params
 
 
-def export_design(design: str, *, slots=None, lanes=None, out, images=None):
+def export_design(design: str, *, slots=None, lanes=None, out, images=None,
+                  policy: str = "dysta"):
     """Write one design's Verilog under ``out``; returns ``([path], top_name)``."""
-    comp, name, params = build(design, slots=slots, lanes=lanes, images=images)
+    comp, name, params = build(design, slots=slots, lanes=lanes, images=images, policy=policy)
     return [write_verilog(comp, name, Path(out) / f"{name}.v", params)], name
 
 

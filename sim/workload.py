@@ -16,6 +16,9 @@ Requests: Poisson arrivals (cycles, seeded), model by weight, pattern uniformly 
 model's list, priority uniformly from its list, sample uniformly from the held-out ones,
 ``deadline = arrival + round(slo * iso[m, p])`` where ``iso`` is the variant's mean
 isolated cycles over its profiling samples (:meth:`StaticTables.deadline`).
+
+Load: :meth:`Workload.capacity_rate` is the rate that keeps the accelerator busy on
+average (``clock_hz / E[iso]``); a load ``x`` is the rate ``x * capacity_rate()``.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class ModelSpec:
     patterns: tuple[str, ...]
     weight: float
     priorities: tuple[int, ...]
+    damaged: tuple[str, ...] = ()    # patterns whose outputs drift too far from dense
 
 
 # TOML field -> (type, required)
@@ -92,7 +96,7 @@ _TOP = {
     "slo_multipliers": (list, True), "models": (list, True),
 }
 _MODEL = {"name": (str, True), "patterns": (list, True), "weight": ((int, float), True),
-          "priorities": (list, True)}
+          "priorities": (list, True), "damaged": (list, False)}
 
 
 def _positive_list(where, name, v, kind):
@@ -141,6 +145,7 @@ class Workload:
     lanes: int = DEFAULT_LANES
     cycles: dict = field(default_factory=dict)   # (model, pattern) -> [S, L] at ``lanes``
     protocol: str = "fair"                       # sim.protocols: split, deadlines, tables
+    shape_buckets: int = 0          # > 1: static entries per input-size bucket (host-known)
 
     @property
     def rules(self) -> Protocol:
@@ -174,16 +179,51 @@ class Workload:
     def held_out_samples(self, model: str, pattern: str) -> np.ndarray:
         return self.split(model, pattern)[1]
 
+    def shape_keys(self, model: str, pattern: str) -> np.ndarray | None:
+        """Static-table key of every sample when ``shape_buckets > 1`` and the variant stores
+        the input size a host knows at arrival (``shape``): ``"<pattern>@<bucket>"``, buckets
+        by quantiles of the profiling samples' sizes; None otherwise (one key per variant)."""
+        v = self.variant(model, pattern)
+        if self.shape_buckets < 2 or v.shape is None:
+            return None
+        prof = v.shape[self.profile_samples(model, pattern)]
+        q = np.arange(1, self.shape_buckets) / self.shape_buckets
+        edges = np.unique(np.quantile(prof, q))
+        b = np.searchsorted(edges, v.shape, side="right")
+        return np.array([f"{pattern}@{i}" for i in b])
+
     def static_tables(self, **kw) -> StaticTables:
-        """Static tables from the profiling samples (model ids in workload order)."""
+        """Static tables from the profiling samples (model ids in workload order).
+
+        With shape buckets, a variant also gets one entry per input-size bucket (from that
+        bucket's profiling samples); the variant's own entry stays (deadlines use it).
+        """
         stats = {}
         for spec in self.models:
             for p in spec.patterns:
                 v = self.variant(spec.name, p)
-                stats[(spec.name, p)] = variant_stats(
-                    v, self.variant_cycles(spec.name, p), self.profile_samples(spec.name, p))
+                cyc, prof = self.variant_cycles(spec.name, p), self.profile_samples(spec.name, p)
+                stats[(spec.name, p)] = variant_stats(v, cyc, prof)
+                keys = self.shape_keys(spec.name, p)
+                if keys is not None:
+                    for k in sorted(set(keys[prof])):
+                        stats[(spec.name, k)] = variant_stats(v, cyc, prof[keys[prof] == k])
         return StaticTables.build(stats, [m.name for m in self.models], clock_hz=self.clock_hz,
                                   **kw)
+
+    def capacity_rate(self, tables: StaticTables | None = None) -> float:
+        """Arrival rate (req/s) that keeps the accelerator 100 % busy on average.
+
+        ``clock_hz / E[iso]``: ``E`` over the model mix weights and a uniform pattern choice
+        (as :meth:`requests` draws them), ``iso`` the mean isolated cycles of the static
+        tables at this workload's lanes. ``load x capacity_rate()`` is the rate of a load.
+        """
+        tables = tables or self.static_tables()
+        w = sum(m.weight for m in self.models)
+        e_iso = sum(m.weight / w * float(np.mean([tables.get(m.name, p).iso
+                                                  for p in m.patterns]))
+                    for m in self.models)
+        return self.clock_hz / e_iso
 
     def requests(self, *, rate: float | None = None, slo: float | None = None,
                  n: int | None = None, seed: int | None = None,
@@ -211,11 +251,12 @@ class Workload:
         midx = rng.choice(len(self.models), size=n, p=w / w.sum())
         held = {(m.name, p): self.held_out_samples(m.name, p)
                 for m in self.models for p in m.patterns}
+        keys = {(m.name, p): self.shape_keys(m.name, p) for m in self.models for p in m.patterns}
         if self.rules.slo_per_variant:
             def deadline(m, p, arr):
                 return tables.deadline(m, p, arr, slo)
         else:
-            model_iso = {m.name: tables.model_iso(m.name) for m in self.models}
+            model_iso = {m.name: tables.model_iso(m.name, m.patterns) for m in self.models}
 
             def deadline(m, p, arr):
                 return int(arr + round(slo * model_iso[m]))
@@ -229,9 +270,11 @@ class Workload:
             v = self.variant(spec.name, pat)
             cyc = self.cycles[(spec.name, pat)]
             arr = int(arrivals[tag])
+            k = keys[(spec.name, pat)]
+            key = pat if k is None or (spec.name, k[s]) not in tables.stats else str(k[s])
             out.append(Request(
-                tag=tag, model=spec.name, pattern=pat, model_id=tables.model_id(spec.name),
-                pattern_id=tables.pattern_id(pat), sample=v.samples[s], arrival=arr,
+                tag=tag, model=spec.name, pattern=key, model_id=tables.model_id(spec.name),
+                pattern_id=tables.pattern_id(key), sample=v.samples[s], arrival=arr,
                 deadline=deadline(spec.name, pat, arr), priority=int(prio),
                 cycles=tuple(int(c) for c in cyc[s]),
                 out_nnz=tuple(int(c) for c in v.out_nnz[s])))
@@ -239,15 +282,18 @@ class Workload:
 
 
 def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
-                  protocol: str = "fair") -> Workload:
+                  protocol: str = "fair", shape_buckets: int = 0) -> Workload:
     """Load, validate and attach traces; raise :class:`TraceError` on any defect.
 
     ``trace_root`` overrides the directory the ``traces`` field is relative to
     (default: the ``traces`` package directory); ``lanes`` is the datapath lane count the
     cycles are computed for (each trace must store work counts for it); ``protocol`` the
-    comparison rules (:mod:`sim.protocols`).
+    comparison rules (:mod:`sim.protocols`); ``shape_buckets`` > 1 gives variants that store
+    the input size known at arrival one static entry per size bucket (:meth:`shape_keys`).
     """
     get_protocol(protocol)
+    if not isinstance(shape_buckets, int) or not 0 <= shape_buckets <= 64:
+        raise TraceError(f"shape_buckets must be an int in 0..64, got {shape_buckets!r}")
     path = resolve_workload(name_or_path)
     f = str(path)
     try:
@@ -299,6 +345,10 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
         if bad:
             raise TraceError(f"{where}: field 'priorities' value {bad[0]!r} is not one of the "
                              f"levels the hardware encodes {PRIORITY_LEVELS}")
+        damaged = m.get("damaged", [])
+        if not all(isinstance(p, str) and p in pats for p in damaged):
+            raise TraceError(f"{where}: field 'damaged' = {damaged!r} must be a subset of "
+                             f"'patterns' {pats!r}")
         for p in pats:
             vp = tdir / name / f"{p}.npz"
             if not vp.is_file():
@@ -314,7 +364,7 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
                                  "at least 2 (profiling + held-out)")
             variants[(name, p)] = v
         models.append(ModelSpec(name=name, patterns=tuple(pats), weight=float(m["weight"]),
-                                priorities=tuple(m["priorities"])))
+                                priorities=tuple(m["priorities"]), damaged=tuple(damaged)))
     return Workload(path=path, name=doc["name"], description=doc.get("description", ""),
                     traces=doc["traces"], clock_hz=doc["clock_hz"],
                     num_requests=doc["num_requests"], seed=doc["seed"],
@@ -322,4 +372,5 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
                     rates=tuple(float(r) for r in doc["rates"]),
                     slo_multipliers=tuple(float(s) for s in doc["slo_multipliers"]),
                     models=tuple(models), variants=variants, lanes=lanes, protocol=protocol,
+                    shape_buckets=shape_buckets,
                     cycles={k: variant_cycles(v, lanes) for k, v in variants.items()})

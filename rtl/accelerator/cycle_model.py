@@ -49,7 +49,8 @@ def mask_cycles(x_nz, w_nz, lanes: int) -> int:
 def variant_cycles(variant, lanes: int) -> np.ndarray:
     """``[S, L]`` cycles of every sample and layer of a trace variant at ``lanes`` lanes.
 
-    Each sample's own counts are used, so inputs of any size take their own cycles. Raises
+    Each sample's own counts are used (a sample's own rows and columns when the trace
+    stores ``rows`` / ``cols``), so inputs of any size take their own cycles. Raises
     :class:`~traces.format.TraceError` naming the file when the trace holds no work counts
     for ``lanes``.
     """

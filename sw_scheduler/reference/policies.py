@@ -363,6 +363,7 @@ POLICIES = {
     "sdrm3-sparse": lambda t, **kw: SDRM3(t, sparse=True, **kw),
     "dysta": lambda t, **kw: Dysta(t, gamma_mode="mean", **kw),
     "dysta-last": lambda t, **kw: Dysta(t, gamma_mode="last", **kw),
+    "dysta-busy": lambda t, **kw: Dysta(t, gamma_mode="busy", **kw),
     "dysta-nopattern": _nopattern,
     "dysta-oracle": lambda t, **kw: DystaOracle(t, **kw),
 }

@@ -108,10 +108,10 @@ def test_rerun_leaves_no_file_of_the_previous_run(tmp_path):
     assert main(["run", "--workload", "fixture_small", "--out", str(out), "--n", "12",
                  "--sched", "fcfs,dysta", "--backend", "pysim"]) == 0
     d = out / "fixture_small"
-    assert (d / "hw.json").is_file() and (d / "timeline.png").is_file()
+    assert (d / "hw.json").is_file() and (d / "timeline-dysta-hw.png").is_file()
     assert main(["run", "--workload", "fixture_small", "--out", str(out), "--n", "15",
                  "--sched", "fcfs", "--backend", "reference"]) == 0
-    assert not (d / "hw.json").exists() and not (d / "timeline.png").exists()
+    assert not (d / "hw.json").exists() and not list(d.glob("timeline*.png"))
     assert sorted(p.name for p in out.iterdir()) == ["fixture_small"]   # no staging left
     res = json.loads((d / "results.json").read_text())
     assert res["config"]["n"] == 15 and list(res["schedulers"]) == ["fcfs"]
