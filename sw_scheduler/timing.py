@@ -88,9 +88,9 @@ MAX_SCAN_OVERHEAD = max(map(scan_overhead, SCORE_LATENCIES))
 # (row/mask read, register, effective-product masks and slice counts, per-lane counts, queue)
 PREP_LATENCY = 6
 # a lane issuing a product in cycle t: one-hot, index/operand, weight address, weight read,
-# product, accumulate; the pass's accumulators are captured for the drain at t + MAC_LATENCY
+# product, accumulate; the pass's accumulators are read out to the drain at t + MAC_LATENCY
 MAC_LATENCY = 6
-# captured in cycle t: shift (two stages), saturate/activation, FIFO; on ``out`` at t + 5
-DRAIN_LATENCY = 5
-# cmd, INIT, the first pass's prep, the last pass's MAC and drain, the response cycle (20)
+# read out in cycle t: shift (two stages), saturate/activation, FIFO; on ``out`` at t + 4
+DRAIN_LATENCY = 4
+# cmd, INIT, the first pass's prep, the last pass's MAC and drain, the response cycle (19)
 LAYER_OVERHEAD = 3 + PREP_LATENCY + MAC_LATENCY + DRAIN_LATENCY

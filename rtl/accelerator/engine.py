@@ -52,10 +52,10 @@ from .layouts import (
 __all__ = ["OUT_FIFO_DEPTH", "PASS_QUEUE", "SparseEngine"]
 
 OUT_FIFO_DEPTH = 16     # out entries reserved ahead: more than the passes in flight
-PASS_QUEUE = 8          # prepared row passes reserved ahead: more than the loop-to-queue trip
+PASS_QUEUE = 16         # row passes issued and not yet ended: more than one token's round trip
 SLICE = 8               # bits per slice popcount in prep
 
-if PREP_LATENCY != 6 or DRAIN_LATENCY != DRAIN_STAGES + 2:
+if PREP_LATENCY != 6 or DRAIN_LATENCY != DRAIN_STAGES + 1:
     raise ValueError("SparseEngine: timing contract and pipeline depths disagree")
 
 
@@ -191,39 +191,44 @@ class SparseEngine(wiring.Component):
             with m.Else():
                 m.d.sync += lp_on.eq(0)
 
-        # ---- prep: stage 2 registers the read words, 3 the lane bitmaps and slice counts,
-        # 4 the lane counts; then the pass queue (no stall: the loop reserved its slot) ----
+        # ---- prep: stage 2 registers the read words (and writes the lane bitmaps into the
+        # queue), 3 the slice counts, 4 the lane counts (no stall: the loop reserved a slot) --
         v2, wb2, meta2 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META)
         row2, mask2, live2 = Signal(row_layout), Signal(K), Signal(lane_masks)
-        v3, wb3, meta3, row3 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META), Signal(row_layout)
-        pend3 = Signal(lane_masks)
+        v3, v4 = Signal(), Signal()
+        pend2 = Signal(lane_masks)          # the lane bitmaps (combinational, into pendq)
         slices = [(lo, min(lo + SLICE, K)) for lo in range(0, K, SLICE)]
         cnt3 = [[Signal(range(hi - lo + 1), name=f"cnt3_{j}_{lo}") for lo, hi in slices]
                 for j in range(P)]
-        cnt_shape = unsigned(K.bit_length())
-        q_lane = data.StructLayout({"pend": unsigned(K), "count": cnt_shape})
-        q_pass = data.StructLayout({"row": row_layout, "wbase": unsigned(ADDR_WIDTH),
-                                    "meta": PASS_META})
-        q_in = [Signal(q_lane, name=f"q_in{j}") for j in range(P)] + [Signal(q_pass)]
-        v4 = Signal()
+        cnt4 = Signal(data.ArrayLayout(unsigned(K.bit_length()), P))
         m.d.sync += [v2.eq(v1), wb2.eq(wb1), meta2.eq(meta1), row2.eq(rd_row.data),
-                     mask2.eq(rd_mask.data), live2.eq(rd_live.data),
-                     v3.eq(v2), wb3.eq(wb2), meta3.eq(meta2), row3.eq(row2),
-                     v4.eq(v3), q_in[P].wbase.eq(wb3), q_in[P].meta.eq(meta3),
-                     q_in[P].row.eq(row3)]
+                     mask2.eq(rd_mask.data), live2.eq(rd_live.data), v3.eq(v2), v4.eq(v3)]
         for j in range(P):
             pj = mask2 & live2[j]
-            m.d.sync += pend3[j].eq(pj)
+            m.d.comb += pend2[j].eq(pj)
             m.d.sync += [cnt3[j][s].eq(popcount(pj[lo:hi], hi - lo))
                          for s, (lo, hi) in enumerate(slices)]
-            m.d.sync += [q_in[j].pend.eq(pend3[j]), q_in[j].count.eq(tree_sum(cnt3[j]))]
-        # the queue: one FIFO per lane and one for the pass (same control; narrow memories)
-        queues = [SyncFIFO(width=Shape.cast(q.shape()).width, depth=PASS_QUEUE) for q in q_in]
-        q_out = []
-        for j, (q, fifo_j) in enumerate(zip(q_in, queues)):
-            m.submodules[f"queue{j}"] = fifo_j
-            m.d.comb += [fifo_j.w_data.eq(q), fifo_j.w_en.eq(v4)]
-            q_out.append(data.View(q.shape(), fifo_j.r_data))
+            m.d.sync += cnt4[j].eq(tree_sum(cnt3[j]))
+
+        # ---- the pass queue, written as each part is ready (narrow FIFOs, LUT RAM): the
+        # current pass's row / weight base / meta (``curq``, read at its head while the pass
+        # runs, popped at its end), the next pass's lane bitmaps and counts (popped when it
+        # starts) --------------------------------------------------------------------------
+        q_cur = data.StructLayout({"row": row_layout, "wbase": unsigned(ADDR_WIDTH),
+                                   "meta": PASS_META})
+        curq = SyncFIFO(width=q_cur.size, depth=PASS_QUEUE)
+        cntq = SyncFIFO(width=Shape.cast(cnt4.shape()).width, depth=PASS_QUEUE)
+        pendq = [SyncFIFO(width=K, depth=PASS_QUEUE) for _ in range(P)]
+        m.submodules.curq, m.submodules.cntq = curq, cntq
+        cur_in = Signal(q_cur)
+        m.d.comb += [cur_in.row.eq(row2), cur_in.wbase.eq(wb2), cur_in.meta.eq(meta2),
+                     curq.w_data.eq(cur_in), curq.w_en.eq(v2),
+                     cntq.w_data.eq(cnt4), cntq.w_en.eq(v4)]
+        for j, q in enumerate(pendq):
+            m.submodules[f"pendq{j}"] = q
+            m.d.comb += [q.w_data.eq(pend2[j]), q.w_en.eq(v2)]
+        cur = data.View(q_cur, curq.r_data)
+        cnt_out = data.View(cnt4.shape(), cntq.r_data)
 
         # ---- lanes take a pass when they need one, it is ready and an out slot is free;
         # ``start`` is a register (it fans out to every lane bitmap bit), so it is computed
@@ -234,16 +239,18 @@ class SparseEngine(wiring.Component):
         credit_next = Signal.like(credit)
         m.d.comb += [
             credit_next.eq(credit - start + taken),
-            lanes.start.eq(start), lanes.row.eq(q_out[P].row), lanes.wbase.eq(q_out[P].wbase),
-            lanes.meta.eq(q_out[P].meta),
+            lanes.start.eq(start), lanes.row.eq(cur.row), lanes.wbase.eq(cur.wbase),
+            lanes.meta.eq(cur.meta), curq.r_en.eq(lanes.pass_end), cntq.r_en.eq(start),
         ]
         m.d.sync += [credit.eq(credit_next),
-                     start.eq(lanes.need_next & (queues[P].level + v4 - start != 0)
+                     start.eq(lanes.need_next & (cntq.level + v4 - start != 0)
                               & (credit_next != 0))]
-        m.d.comb += [fifo_j.r_en.eq(start) for fifo_j in queues]
-        m.d.comb += [lanes.pend[j].eq(q_out[j].pend) for j in range(P)]
-        m.d.comb += [lanes.count[j].eq(q_out[j].count) for j in range(P)]
-        m.d.sync += [q_free.eq(q_free - issue + start), q_room.eq(q_free - issue + start != 0)]
+        m.d.comb += [q.r_en.eq(start) for q in pendq]
+        m.d.comb += [lanes.pend[j].eq(q.r_data) for j, q in enumerate(pendq)]
+        m.d.comb += [lanes.count[j].eq(cnt_out[j]) for j in range(P)]
+        # a queue slot is reserved when a pass is issued and returned when it ends
+        slots_next = q_free - issue + lanes.pass_end
+        m.d.sync += [q_free.eq(slots_next), q_room.eq(slots_next != 0)]
 
         # ---- drain -> out FIFO -----------------------------------------------------------
         m.submodules.drain = drain = Drain(P)

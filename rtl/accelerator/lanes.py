@@ -30,16 +30,17 @@ class LaneArray(wiring.Component):
     """``P`` lanes, one output column each, running one row pass at a time.
 
     A row pass gives lane ``j`` the bitmap ``pend[j]`` of its effective products (the ``k``
-    where the row's activation and the lane's weight are both non-zero) and the row's
-    values. Every cycle each lane takes the lowest ``k`` left in its bitmap (a one-hot: one
-    carry chain), selects ``row[k]`` and reads its own weight memory at ``wbase + k``;
-    products add into the accumulator bank of the pass. The pass lasts as long as its
-    busiest lane (``max count``, at least one cycle); the next pass starts in the following
-    cycle into the other bank while the finished bank is captured for the drain.
+    where the row's activation and the lane's weight are both non-zero). Every cycle each
+    lane takes the lowest ``k`` left in its bitmap (a one-hot: one carry chain), selects
+    ``row[k]`` and reads its own weight memory at ``wbase + k``; products add into the
+    accumulator bank of the pass. The pass lasts as long as its busiest lane
+    (``max count``, at least one cycle); the next pass starts in the following cycle into
+    the other bank while the finished bank is read out for the drain.
 
     Timing: a pass started by ``start`` in cycle ``s`` issues from ``s + 1``; ``need`` is high
-    in its last issue cycle ``e`` (and while idle); its accumulators appear on ``cap_acc``
-    with ``cap_valid`` in cycle ``e + MAC_LATENCY + 1`` (one cycle, then the bank is clear).
+    in its last issue cycle ``e`` (and while idle), ``pass_end`` in ``e`` only; its
+    accumulators show on ``cap_acc`` with ``cap_valid`` in cycle ``e + MAC_LATENCY`` (one
+    cycle: the bank is cleared at its end).
 
     Parameters
     ----------
@@ -49,26 +50,26 @@ class LaneArray(wiring.Component):
     Members
     -------
     start : In(1)
-        Take the pass on ``pend``/``count``/``row``/``wbase``/``meta`` (only while ``need``).
+        Take the next pass on ``pend``/``count`` (only while ``need``).
     need : Out(1)
         The current pass ends this cycle, or the lanes are idle.
     need_next : Out(1)
         ``need`` of the next cycle (given this cycle's ``start``): lets the engine register
         ``start``.
     pend : In(ArrayLayout(max_k, lanes))
-        Effective-product bitmaps of the new pass.
+        Effective-product bitmaps of the next pass.
     count : In(ArrayLayout(range(max_k + 1), lanes))
         Their set bits.
-    row : In(ArrayLayout(ACT, max_k))
-        The operand row's values.
-    wbase : In(ADDR_WIDTH)
-        Weight-memory address of ``k = 0`` for the pass.
-    meta : In(PASS_META)
-        Carried to ``cap_meta``.
+    row, wbase, meta : In
+        The *current* pass's operand values, weight-memory address of ``k = 0`` and meta
+        (held by the engine's queue head until ``pass_end``).
+    pass_end : Out(1)
+        The current pass issues its last products this cycle.
     wload : In(WritePort({addr, data}))
         Weight writes: lane ``j`` stores ``data[j]`` at ``addr``.
     cap_valid, cap_acc, cap_meta : Out
-        A finished pass's accumulators (int32 per lane) and its meta.
+        A finished pass's accumulators (int32 per lane, combinational from the bank) and
+        its meta.
     """
 
     def __init__(self, *, lanes: int, max_k: int, w_words: int):
@@ -78,7 +79,7 @@ class LaneArray(wiring.Component):
         self._lanes, self._max_k, self._w_words = lanes, max_k, w_words
         cnt = unsigned(max_k.bit_length())
         super().__init__({
-            "start": In(1), "need": Out(1), "need_next": Out(1),
+            "start": In(1), "need": Out(1), "need_next": Out(1), "pass_end": Out(1),
             "pend": In(data.ArrayLayout(unsigned(max_k), lanes)),
             "count": In(data.ArrayLayout(cnt, lanes)),
             "row": In(data.ArrayLayout(ACT, max_k)),
@@ -98,33 +99,30 @@ class LaneArray(wiring.Component):
         active = Signal()                   # a pass is issuing
         last = Signal()                     # ... and this is its last cycle
         bank = Signal()                     # accumulator bank of the current pass
-        row = Signal(data.ArrayLayout(ACT, K))
-        wbase = Signal(ADDR_WIDTH)
-        meta = Signal(PASS_META)
         active_next, last_next = Signal(), Signal()
         m.d.comb += [self.need.eq(~active | last), active_next.eq(self.start | active & ~last),
-                     self.need_next.eq(~active_next | last_next)]
+                     self.need_next.eq(~active_next | last_next),
+                     self.pass_end.eq(active & last)]
         m.d.sync += [active.eq(active_next), last.eq(last_next)]
         with m.If(self.start):
-            m.d.sync += [bank.eq(~bank), row.eq(self.row), wbase.eq(self.wbase),
-                         meta.eq(self.meta)]
+            m.d.sync += bank.eq(~bank)
         # the pass-end token, bank and meta of the cycle's issue, stage by stage
         tok = [Signal(name=f"tok{s}") for s in range(MAC_LATENCY + 1)]
         bnk = [Signal(name=f"bank{s}") for s in range(MAC_LATENCY + 1)]
         mta = [Signal(PASS_META, name=f"meta{s}") for s in range(MAC_LATENCY + 1)]
-        m.d.comb += [tok[0].eq(active & last), bnk[0].eq(bank), mta[0].eq(meta)]
+        m.d.comb += [tok[0].eq(active & last), bnk[0].eq(bank), mta[0].eq(self.meta)]
         for s in range(MAC_LATENCY):
             m.d.sync += [tok[s + 1].eq(tok[s]), bnk[s + 1].eq(bnk[s]), mta[s + 1].eq(mta[s])]
         # bank controls, registered one stage ahead (they fan out to every accumulator bit):
-        # the bank stage E adds into, and the bank the capture clears in the same cycle
+        # the bank stage E adds into, and the bank read out (and cleared) this cycle
         adding = [Signal(name=f"adding{b}") for b in range(2)]
         cleared = [Signal(name=f"cleared{b}") for b in range(2)]
         for b in range(2):
             m.d.sync += [adding[b].eq(bnk[MAC_LATENCY - 2] == b),
                          cleared[b].eq(tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == b))]
-        row_a = Signal.like(row)            # the row of the one-hots in stage A
+        row_a = Signal(data.ArrayLayout(ACT, K))   # the row of the one-hots in stage A
         wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
-        m.d.sync += [row_a.eq(row), wbase_a.eq(wbase), wbase_b.eq(wbase_a)]
+        m.d.sync += [row_a.eq(self.row), wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
 
         le2 = []
         accs = []
@@ -168,10 +166,10 @@ class LaneArray(wiring.Component):
         m.d.comb += last_next.eq(Mux(self.start, _all([self.count[j] <= 1 for j in range(P)]),
                                      _all(le2)))
 
-        # ---- capture: the finished bank, one cycle after its last product was added -----
-        m.d.sync += [self.cap_valid.eq(tok[MAC_LATENCY]), self.cap_meta.eq(mta[MAC_LATENCY])]
+        # ---- read-out: the finished bank, one cycle after its last product was added -----
+        m.d.comb += [self.cap_valid.eq(tok[MAC_LATENCY]), self.cap_meta.eq(mta[MAC_LATENCY])]
         for j in range(P):
-            m.d.sync += self.cap_acc[j].eq(Mux(bnk[MAC_LATENCY], accs[j][1], accs[j][0]))
+            m.d.comb += self.cap_acc[j].eq(Mux(bnk[MAC_LATENCY], accs[j][1], accs[j][0]))
         return m
 
 

@@ -53,8 +53,9 @@ def test_bit_helpers():
 
 def test_lane_array_pass_timing_banks_and_capture():
     """Random row passes: each lasts max(max count, 1) cycles from its start, the next starts
-    in the cycle its predecessor ends, and every pass's accumulators are captured exactly
-    MAC_LATENCY + 1 cycles after its last issue."""
+    in the cycle its predecessor ends, and every pass's accumulators are read out exactly
+    MAC_LATENCY cycles after its last issue. The testbench holds the current pass's row,
+    weight base and meta (the engine's queue head) until ``pass_end``."""
     P, K, words = 8, 12, 64
     dut = LaneArray(lanes=P, max_k=K, w_words=words)
     rng = np.random.default_rng(2)
@@ -76,18 +77,25 @@ def test_lane_array_pass_timing_banks_and_capture():
             ctx.set(dut.wload.payload, {"addr": a, "data": [int(v) for v in wmem[a]]})
             await ctx.tick()
         ctx.set(dut.wload.valid, 0)
-        cycle, starts, caps, queue = 0, [], [], list(passes)
+        cycle, starts, ends, caps = 0, [], [], []
+        nxt, cur = 0, 0                     # next pass to start, pass at the queue head
         while len(caps) < len(passes):
-            go = bool(queue) and ctx.get(dut.need) and rng.random() < 0.9
+            go = nxt < len(passes) and ctx.get(dut.need) and rng.random() < 0.9
             if go:
-                row, pend, wbase, _, i = queue.pop(0)
+                _, pend, _, _, _ = passes[nxt]
                 ctx.set(dut.pend, [int(sum(1 << k for k in np.flatnonzero(p))) for p in pend])
                 ctx.set(dut.count, [int(p.sum()) for p in pend])
+                starts.append(cycle)
+                nxt += 1
+            ctx.set(dut.start, go)
+            if cur < len(passes):
+                row, _, wbase, _, i = passes[cur]
                 ctx.set(dut.row, [int(v) for v in row])
                 ctx.set(dut.wbase, wbase)
                 ctx.set(dut.meta, {"col": i, "last": i % 2, "end": 0})
-                starts.append(cycle)
-            ctx.set(dut.start, go)
+            if ctx.get(dut.pass_end):
+                ends.append(cycle)
+                cur += 1
             if ctx.get(dut.cap_valid):
                 caps.append((cycle, int(ctx.get(dut.cap_meta.col)),
                              [int(v) for v in ctx.get(dut.cap_acc)]))
@@ -96,10 +104,10 @@ def test_lane_array_pass_timing_banks_and_capture():
             assert cycle < 5000
         for n, (row, pend, wbase, acc, i) in enumerate(passes):
             length = max(max(int(p.sum()) for p in pend), 1)
-            end = starts[n] + length                      # its last issue cycle
+            assert ends[n] == starts[n] + length, f"pass {n}"     # its last issue cycle
             if n + 1 < len(passes):
-                assert starts[n + 1] >= end, f"pass {n + 1} started before pass {n} ended"
-            assert caps[n] == (end + MAC_LATENCY + 1, i, acc), f"pass {n}"
+                assert starts[n + 1] >= ends[n], f"pass {n + 1} started before pass {n} ended"
+            assert caps[n] == (ends[n] + MAC_LATENCY, i, acc), f"pass {n}"
 
     _run(dut, tb)
 
