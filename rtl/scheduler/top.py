@@ -197,7 +197,10 @@ class DystaScheduler(wiring.Component):
                 upd.count.eq(pred.count_o),
             ]
         patch = Signal(c.row_layout)
-        m.d.comb += patch.eq(Mux(pend_move, move_row, upd))
+        m.d.comb += [patch.eq(Mux(pend_move, move_row, upd)),
+                     # the controller's write: address and data from registers, the FSM
+                     # drives only the enable (the table selects by its registered ready)
+                     table.wr_addr.eq(pend_slot), table.wr_data.eq(patch)]
 
         # ---- scan pipeline: S0 table read, S1 row registered, S2 LUT read, S3 score in ----
         scan_i = Signal(range(c.num_slots + oh + 1))
@@ -262,9 +265,8 @@ class DystaScheduler(wiring.Component):
                 with m.If(scan_i == 0):
                     m.d.sync += t_scan.eq(self.now)
                 with m.If(scan_last):
-                    with m.If(pend):     # write the changed entry back (intake is closed)
-                        m.d.comb += [table.wr_en.eq(1), table.wr_addr.eq(pend_slot),
-                                     table.wr_data.eq(patch)]
+                    # write the changed entry back (intake is closed)
+                    m.d.comb += table.wr_en.eq(pend)
                     m.d.sync += [pend.eq(0), scan_last.eq(0)]
                     m.next = "CMD"
             with m.State("CMD"):
