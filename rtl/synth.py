@@ -222,7 +222,9 @@ def _pnr(cfg: Config, work: Path, seeds, jobs: int, timeout: int) -> list[dict]:
 def _path_ends(report: dict) -> str:
     """``start -> end`` cells of a report's critical path (names shortened)."""
     def short(cell):
-        return re.sub(r"(_TRELLIS|\$|_LUT4|_CCU2C|_DI\b).*", "", cell)[:48]
+        cell = cell.lstrip("\\")
+        cut = re.sub(r"(_TRELLIS|_LUT4|_CCU2C|_MULT18|_DI\b|\$(?!signal)).*", "", cell)
+        return (cut if cut.strip(".$\\") else cell)[:48]
     try:
         path = report["critical_paths"][0]["path"]
         return f"{short(path[0]['from']['cell'])} -> {short(path[-1]['to']['cell'])}"

@@ -18,9 +18,10 @@ __all__ = ["PRED_LATENCY", "Predictor", "saturate", "saturate_shift"]
 class Predictor(wiring.Component):
     """Pipelined predictor update (``sw_scheduler.bitexact.predict``).
 
-    Every input must be held stable from a cycle ``s`` on (``recip`` from ``s + 1``); the
-    outputs are registers equal to ``predict(...)`` of those inputs from cycle
-    ``s + PRED_LATENCY`` on. Stages: ``nnz * INV_NNZ`` (partial products, two adder levels),
+    ``nnz`` and ``inv_nnz`` must be held stable from a cycle ``s`` on, ``gamma``,
+    ``gamma_sum`` and ``count`` from ``s + 1`` (they are read from the fourth stage on) and
+    ``recip`` from ``s + 2``; the outputs are registers equal to ``predict(...)`` of those
+    inputs from cycle ``s + PRED_LATENCY`` on. Stages: ``nnz * INV_NNZ`` (partial products, two adder levels),
     ratio and running sum, ``sum * RECIP`` (partial products, one adder level), gamma.
 
     Parameters

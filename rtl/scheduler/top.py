@@ -162,14 +162,17 @@ class DystaScheduler(wiring.Component):
         def lay_addr(r, layer=None):
             return (var_addr(r) << lut.layer_bits) | (r.layer if layer is None else layer)
 
-        # ---- the running entry: read during CMD/RUN, registered at the response T ----
+        # ---- the running entry ----
+        # The table is read at best.slot during CMD/RUN; its row reaches s2_row (the one
+        # register on the table's read data) from the cycle after, and is kept in cur_row
+        # at T+1 (POST). nnz, the LAYER/VARIANT words, the time stamps at the response T.
         cur_row, cur_slot = Signal(c.row_layout), Signal(c.slot_bits)
         nnz_r, inv_r = Signal(F.NNZ.shape), Signal(F.INV_NNZ.shape)
         nl_r = Signal.like(v_ent.n_layers)
         t_done, t_scan, run_time = (Signal(c.time_width) for _ in range(3))
         u_layer = Signal(lut.layer_bits + 1)
         m.d.comb += u_layer.eq(cur_row.layer + 1)
-        final = (u_layer >= nl_r) | (u_layer == lut.max_layers)
+        final = ((best.layer + 1 >= nl_r) | (best.layer + 1 == lut.max_layers))
 
         # ---- the entry a SCAN must see changed (updated, or moved by a retirement) ----
         pend, pend_move, pend_slot = Signal(), Signal(), Signal(c.slot_bits)
@@ -183,8 +186,9 @@ class DystaScheduler(wiring.Component):
             m.d.sync += vstart.eq(cur_row.vstart + run_time)
             m.d.comb += upd.vstart.eq(vstart)
         if pol.gamma:
-            # At T: nnz_r, inv_r, cur_row registered; RECIP[count + 1] from T+2; the
-            # updated gamma is a register from T + 1 + PRED_LATENCY.
+            # nnz_r, inv_r registered at T, cur_row at T+1, RECIP[count + 1] from T+3 (the
+            # predictor reads the row's fields from its stage 4 on): the updated gamma is
+            # a register from T + 1 + PRED_LATENCY.
             m.submodules.predictor = pred = Predictor(variant=c.predictor,
                                                       count_width=lut.layer_bits + 1)
             r_pred = rmem.read_port()
@@ -197,7 +201,10 @@ class DystaScheduler(wiring.Component):
                 upd.count.eq(pred.count_o),
             ]
         patch = Signal(c.row_layout)
-        m.d.comb += patch.eq(Mux(pend_move, move_row, upd))
+        m.d.comb += [patch.eq(Mux(pend_move, move_row, upd)),
+                     # the controller's write: address and data from registers, the FSM
+                     # drives only the enable (the table selects by its registered ready)
+                     table.wr_addr.eq(pend_slot), table.wr_data.eq(patch)]
 
         # ---- scan pipeline: S0 table read, S1 row registered, S2 LUT read, S3 score in ----
         scan_i = Signal(range(c.num_slots + oh + 1))
@@ -260,11 +267,11 @@ class DystaScheduler(wiring.Component):
                 ]
                 m.d.sync += [scan_i.eq(scan_i + 1), scan_last.eq(scan_i == n + oh - 2)]
                 with m.If(scan_i == 0):
-                    m.d.sync += t_scan.eq(self.now)
+                    # s2_row still holds the row read in RET (the last entry, to move)
+                    m.d.sync += [t_scan.eq(self.now), move_row.eq(s2_row)]
                 with m.If(scan_last):
-                    with m.If(pend):     # write the changed entry back (intake is closed)
-                        m.d.comb += [table.wr_en.eq(1), table.wr_addr.eq(pend_slot),
-                                     table.wr_data.eq(patch)]
+                    # write the changed entry back (intake is closed)
+                    m.d.comb += table.wr_en.eq(pend)
                     m.d.sync += [pend.eq(0), scan_last.eq(0)]
                     m.next = "CMD"
             with m.State("CMD"):
@@ -280,14 +287,15 @@ class DystaScheduler(wiring.Component):
                              v_rd.addr.eq(var_addr(best)), l_rd.addr.eq(lay_addr(best)),
                              open_next.eq(~self.npu_resp.valid)]
                 with m.If(self.npu_resp.valid):
-                    m.d.sync += [nnz_r.eq(self.npu_resp.payload.nnz),
-                                 cur_row.eq(table.rd_data), cur_slot.eq(best.slot),
+                    m.d.sync += [nnz_r.eq(self.npu_resp.payload.nnz), cur_slot.eq(best.slot),
                                  inv_r.eq(l_ent.inv_nnz), nl_r.eq(v_ent.n_layers),
                                  t_done.eq(self.now), run_time.eq(self.now - t_scan)]
                     m.next = "POST"
             with m.State("POST"):
-                # T+1: last layer? (read the last entry, it may move into the freed slot)
+                # T+1: last layer? keep the running row; read the last entry (it may move
+                # into the freed slot)
                 m.d.comb += table.rd_addr.eq(n - 1)
+                m.d.sync += cur_row.eq(s2_row)
                 with m.If(final):
                     m.next = "RET"
                 with m.Else():
@@ -301,9 +309,9 @@ class DystaScheduler(wiring.Component):
                     with m.If(wait_i == 0):
                         m.next = "SCAN"
             with m.State("RET"):
-                # completion out; the last entry moves into the freed slot (by the SCAN)
+                # completion out; the last entry moves into the freed slot (by the SCAN,
+                # which keeps it from s2_row in its first cycle)
                 m.d.comb += [self.completions.valid.eq(1), table.rd_addr.eq(n - 1)]
-                m.d.sync += move_row.eq(table.rd_data)
                 with m.If(self.completions.ready):
                     m.d.comb += [table.pop.eq(1), open_next.eq(n == 1)]
                     m.d.sync += [pend.eq(cur_slot != n - 1), pend_move.eq(1),
