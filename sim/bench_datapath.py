@@ -157,9 +157,11 @@ def _per_inference(v, lanes: int, cols: list[int], samples: list[str]) -> dict:
             "products": float(v.products[pick].sum(axis=1).mean())}
 
 
-def trace_summary(root=None, *, lanes: int = REF_LANES) -> dict:
-    """Dense utilisation and pattern speed-ups of every committed model (module docstring)."""
-    sets = load_set(root or TRACE_ROOT / "data")
+def trace_summary(root=None, *, lanes: int = REF_LANES, sets: dict | None = None) -> dict:
+    """Dense utilisation and pattern speed-ups of every committed model (module docstring);
+    ``sets``: the variants already loaded (``load_set``), instead of reading ``root``."""
+    if sets is None:
+        sets = load_set(root or TRACE_ROOT / "data")
     models: dict[str, dict] = {}
     for (m, p), v in sets.items():
         models.setdefault(m, {})[p] = v

@@ -10,6 +10,8 @@ reads every variant below ``root`` (whatever is there) and writes
 * ``img/benchmark_<model>.png``: per-layer output density across inputs (box plots),
   dense model: the evidence that sparsity is input-dependent;
 * ``img/benchmark_cycles.png``: end-to-end cycles per pattern, relative to dense;
+* the speed-up of each pattern over dense and the dense utilisation (the definitions of
+  ``make bench``, :func:`sim.bench_datapath.trace_summary`);
 * the coefficient of variation (CV) of the end-to-end cycles of every variant, the
   natural-size variants (per-sample shapes) and the int8-zero variants beside their
   exact-zero ones (densities and cycles side by side).
@@ -29,7 +31,9 @@ import numpy as np
 from rtl.accelerator.cycle_model import variant_cycles
 from sw_scheduler.formats import DEFAULT_CLOCK_HZ as CLOCK_HZ
 from sw_scheduler.formats import DEFAULT_LANES as REF_LANES
-from traces.format import DAMAGED_DRIFT, TRACE_ROOT, load_set
+from traces.format import DAMAGED_DRIFT, TRACE_ROOT, TraceError, load_set
+
+from .bench_datapath import trace_summary
 
 __all__ = ["main", "variant_stats", "write_report"]
 
@@ -191,6 +195,37 @@ def _damaged_section(models, st_all) -> list[str]:
     return lines + [""]
 
 
+def _speedup_section(vs) -> list[str]:
+    """Pattern speed-ups and dense utilisation, the numbers of ``make bench``
+    (``sim.bench_datapath.trace_summary``: one definition for both)."""
+    try:
+        tr = trace_summary(sets=vs, lanes=REF_LANES)
+    except TraceError:
+        return []
+    lines = ["## Speed-up per pattern", "",
+             (f"Dense cycles / pattern cycles at {REF_LANES} lanes over the *weight layers* "
+              "(conv / fc layers that some variant prunes) of every model that has both "
+              "variants, one inference each (mean over the samples they share), each on its "
+              "own real activations, pooled over the models (`sim.bench_datapath`, the same "
+              "numbers as `make bench`'s `datapath.json`). *ideal*: dense / pattern effective "
+              "products (perfect lane balance, no overhead); *efficiency*: (pattern products "
+              "/ lanes) / pattern cycles; *per model*: the lowest and highest model's "
+              "speed-up."), "",
+             "| pattern | models | speed-up | ideal | efficiency | per model |",
+             "|---|---|---|---|---|---|"]
+    for p in sorted(tr["patterns"], key=_order):
+        t = tr["patterns"][p]
+        per = [tr["models"][m]["patterns"][p]["speedup"] for m in t["models"]]
+        lines.append(f"| {p} | {len(t['models'])} | {t['speedup']:.2f} "
+                     f"| {t['ideal_speedup']:.2f} | {t['efficiency']:.2f} "
+                     f"| {min(per):.2f}..{max(per):.2f} |")
+    lines += ["", (f"Dense utilisation (cycles in which the busiest lane multiplies / all "
+                   f"cycles, conv and fc layers of the dense variant): lowest "
+                   f"{tr['dense_utilisation']:.3f} ({tr['dense_utilisation_lowest_model']}), "
+                   f"all models pooled {tr['dense_utilisation_pooled']:.3f}."), ""]
+    return lines
+
+
 def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
                  img=REPO / "docs" / "img") -> Path:
     """Write the report and plots for every variant below ``root``; return the .md path."""
@@ -266,6 +301,7 @@ def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
         + (" / ".join(f"{100 * cv[m]['cv']:.0f} %" for m in natural) or "-")
         + ": the input's size, not its activation sparsity, is the large input-dependent "
         "term.", ""]
+    lines += _speedup_section(vs)
     lines += _natural_section(models, natural) + _int8_section(models, st_all)
     lines += _damaged_section(models, st_all)
     for m in sorted(models):
