@@ -111,7 +111,7 @@ def test_single_sample_trace_refused(root):
     p = root / "set" / "fx_mlp" / "dense.npz"
     _rewrite_npz(p, meta=lambda m: m.update(samples=m["samples"][:1]),
                  in_nnz=lambda a: a[:1], out_nnz=lambda a: a[:1],
-                 work=lambda a: a[:1])
+                 work=lambda a: a[:1], empty=lambda a: a[:1], products=lambda a: a[:1])
     with pytest.raises(TraceError, match=r"dense.npz: field 'samples' has 1 sample"):
         load_workload(_write(root, GOOD), trace_root=root)
 

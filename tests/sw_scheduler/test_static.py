@@ -18,7 +18,8 @@ def _variant(cycles, out_nnz, model="m", pattern="dense"):
                    lane_options=(16,), layers=layers,
                    samples=tuple(f"s{i}" for i in range(S)),
                    in_nnz=np.zeros((S, L), np.int64), out_nnz=np.asarray(out_nnz, np.int64),
-                   work=np.zeros((S, L, 1), np.int64)), cycles
+                   work=np.zeros((S, L, 1), np.int64), empty=np.zeros((S, L, 1), np.int64),
+                   products=np.zeros((S, L), np.int64)), cycles
 
 
 def test_stats_by_hand():
