@@ -33,7 +33,9 @@ def test_verilator_fast_forward_equivalence(seed, tmp_path):
     npu = TraceNPU(reqs)
     ff = run_system(reqs, images, npu, backend="verilator")
     plain = run_system(reqs, images, npu, backend="verilator", fast_forward=False)
-    assert ff.skipped_cycles > 10 * ff.sim_cycles
+    # most cycles are jumped over (9.3x and more on these seeds: shorter layers since the
+    # datapath skips both operands' zeros leave less to jump than the former 10x)
+    assert ff.skipped_cycles > 5 * ff.sim_cycles
     assert ff.decisions == plain.decisions and len(ff.decisions) > 100
     assert ff.accepts == plain.accepts
     assert ff.completions == plain.completions
