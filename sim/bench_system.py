@@ -85,11 +85,13 @@ def run(out_dir) -> dict:
         cold = _make_sim(Path(tmp) / "cold", build=Path(tmp) / "build")
         warm = _make_sim(Path(tmp) / "warm")
         hw = Path(tmp) / "warm" / "arvr" / "hw.json"
-        if hw.is_file():
-            h = json.loads(hw.read_text())
-            warm["hw"] = {k: h[k] for k in ("decisions", "end_cycle", "sim_cycles",
-                                             "decision_cycles", "npu_busy_cycles",
-                                             "scheduler_overhead", "wall_seconds")}
+        runs = json.loads(hw.read_text()).get("runs", {}) if hw.is_file() else {}
+        if runs:                          # one entry per -hw row; Dysta's when it ran
+            row = "dysta-hw" if "dysta-hw" in runs else next(iter(runs))
+            h = runs[row]
+            warm["hw"] = {"row": row, **{k: h[k] for k in (
+                "decisions", "end_cycle", "sim_cycles", "decision_cycles", "npu_busy_cycles",
+                "scheduler_overhead", "wall_seconds")}}
             warm["bitexact_agree"] = h["bitexact"]["agree"]
     res["make_sim_arvr"] = {"cold": cold, "warm": warm, "goal_seconds": 60}
     if "hw" in warm:
