@@ -131,6 +131,7 @@ def test_drain_requantises_every_lane():
         async def tb(ctx, dut=dut, cases=cases, shift=shift, relu=relu):
             ctx.set(dut.shift, shift)
             ctx.set(dut.relu, relu)
+            await ctx.tick()                    # layer constants: one cycle ahead
             for n in range(len(cases) + DRAIN_STAGES):
                 if n < len(cases):
                     ctx.set(dut.cap_acc, [int(v) for v in cases[n]])
