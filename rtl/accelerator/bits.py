@@ -8,15 +8,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const
 
-__all__ = ["and_tree", "lowest_one", "onehot_index", "onehot_select", "popcount", "tree_sum"]
-
-
-def and_tree(terms):
-    """AND of ``terms`` as a balanced tree."""
-    if len(terms) == 1:
-        return terms[0]
-    mid = len(terms) // 2
-    return and_tree(terms[:mid]) & and_tree(terms[mid:])
+__all__ = ["lowest_one", "onehot_index", "onehot_select", "popcount", "tree_sum"]
 
 
 def tree_sum(terms):

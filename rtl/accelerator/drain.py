@@ -8,7 +8,6 @@ from amaranth.lib.wiring import In, Out
 
 from .lanes import PASS_META
 from .layouts import ACC, ACT, SHIFT_WIDTH, out_layout
-from .replica import Replica
 
 __all__ = ["DRAIN_STAGES", "Drain", "requantise"]
 
@@ -39,7 +38,6 @@ class Drain(wiring.Component):
         As on :class:`rtl.accelerator.lanes.LaneArray`.
     shift : In(SHIFT_WIDTH)
     relu : In(1)
-        Layer constants: set at least one cycle before the first capture.
     o_valid, o_entry, o_end : Out
     """
 
@@ -54,23 +52,18 @@ class Drain(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P = self._lanes
-        # the shift in two stages (fewer levels per stage)
+        # the shift in two stages (each select bit drives every lane: fewer levels per stage)
         c_v, g_v = Signal(), Signal()
         c_meta, g_meta = Signal(PASS_META), Signal(PASS_META)
         c_sh = Signal(data.ArrayLayout(ACC, P))
         g_sh = Signal(data.ArrayLayout(ACC, P))
-        # the layer's shift and activation, one register copy per lane (each drives its lane's
-        # shifters only): they must be stable one cycle before a capture
-        mode = []
-        for j in range(P):
-            m.submodules[f"rep_mode{j}"] = r = Replica(len(self.shift) + 1)
-            m.d.comb += r.d.eq(Cat(self.shift, self.relu))
-            mode.append((r.q[:-1], r.q[-1]))
+        coarse = self.shift & 0b11000
+        fine = self.shift & 0b00111
         m.d.sync += [c_v.eq(self.cap_valid), c_meta.eq(self.cap_meta),
                      g_v.eq(c_v), g_meta.eq(c_meta)]
-        m.d.sync += [c_sh[j].eq(self.cap_acc[j] >> (mode[j][0] & 0b11000)) for j in range(P)]
-        m.d.sync += [g_sh[j].eq(c_sh[j] >> (mode[j][0] & 0b00111)) for j in range(P)]
-        ys = [requantise(g_sh[j], mode[j][1]) for j in range(P)]
+        m.d.sync += [c_sh[j].eq(self.cap_acc[j] >> coarse) for j in range(P)]
+        m.d.sync += [g_sh[j].eq(c_sh[j] >> fine) for j in range(P)]
+        ys = [requantise(g_sh[j], self.relu) for j in range(P)]
         m.d.sync += [self.o_valid.eq(g_v), self.o_end.eq(g_meta.end),
                      self.o_entry.col.eq(g_meta.col), self.o_entry.last.eq(g_meta.last),
                      self.o_entry.nz.eq(Cat(*[y.any() for y in ys]))]

@@ -32,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 from sw_scheduler.timing import DRAIN_LATENCY, LAYER_OVERHEAD, PREP_LATENCY
 
 from ..ports import WritePort
-from .bits import and_tree, popcount, tree_sum
+from .bits import popcount, tree_sum
 from .drain import DRAIN_STAGES, Drain
 from .lanes import PASS_META, LaneArray
 from .layouts import (
@@ -48,7 +48,6 @@ from .layouts import (
     load_layout,
     out_layout,
 )
-from .replica import Replica
 
 __all__ = ["OUT_FIFO_DEPTH", "PASS_QUEUE", "SparseEngine"]
 
@@ -218,39 +217,35 @@ class SparseEngine(wiring.Component):
         q_cur = data.StructLayout({"row": row_layout, "wbase": unsigned(ADDR_WIDTH),
                                    "meta": PASS_META})
         curq = SyncFIFO(width=q_cur.size, depth=PASS_QUEUE)
-        cntq = SyncFIFO(width=Shape.cast(cnt4.shape()).width + 1, depth=PASS_QUEUE)
+        cntq = SyncFIFO(width=Shape.cast(cnt4.shape()).width, depth=PASS_QUEUE)
         pendq = [SyncFIFO(width=K, depth=PASS_QUEUE) for _ in range(P)]
         m.submodules.curq, m.submodules.cntq = curq, cntq
         cur_in = Signal(q_cur)
         m.d.comb += [cur_in.row.eq(row2), cur_in.wbase.eq(wb2), cur_in.meta.eq(meta2),
                      curq.w_data.eq(cur_in), curq.w_en.eq(v2),
-                     cntq.w_data.eq(Cat(cnt4, and_tree([cnt4[j] <= 1 for j in range(P)]))),
-                     cntq.w_en.eq(v4)]
+                     cntq.w_data.eq(cnt4), cntq.w_en.eq(v4)]
         for j, q in enumerate(pendq):
             m.submodules[f"pendq{j}"] = q
             m.d.comb += [q.w_data.eq(pend2[j]), q.w_en.eq(v2)]
         cur = data.View(q_cur, curq.r_data)
-        cnt_out = data.View(cnt4.shape(), cntq.r_data[:-1])
+        cnt_out = data.View(cnt4.shape(), cntq.r_data)
 
         # ---- lanes take a pass when they need one, it is ready and an out slot is free;
-        # ``start`` is a register computed from the next-cycle values of those three
-        # conditions, with one copy per lane (each fans out to its lane's bitmap bits) -----
+        # ``start`` is a register (it fans out to every lane bitmap bit), so it is computed
+        # from the next-cycle values of those three conditions ---------------------------
         credit = Signal(range(OUT_FIFO_DEPTH + 1), init=OUT_FIFO_DEPTH)
-        start, start_d = Signal(), Signal()
+        start = Signal()
         taken = self.out.valid & self.out.ready
         credit_next = Signal.like(credit)
         m.d.comb += [
             credit_next.eq(credit - start + taken),
-            start_d.eq(lanes.need_next & (cntq.level + v4 - start != 0) & (credit_next != 0)),
             lanes.start.eq(start), lanes.row.eq(cur.row), lanes.wbase.eq(cur.wbase),
             lanes.meta.eq(cur.meta), curq.r_en.eq(lanes.pass_end), cntq.r_en.eq(start),
-            lanes.count_le1.eq(cntq.r_data[-1]),
         ]
-        m.d.sync += [credit.eq(credit_next), start.eq(start_d)]
-        for j in range(P):
-            m.submodules[f"rep_start{j}"] = r = Replica()
-            m.d.comb += [r.d.eq(start_d), lanes.start_lane[j].eq(r.q)]
-        m.d.comb += [q.r_en.eq(lanes.start_lane[j]) for j, q in enumerate(pendq)]
+        m.d.sync += [credit.eq(credit_next),
+                     start.eq(lanes.need_next & (cntq.level + v4 - start != 0)
+                              & (credit_next != 0))]
+        m.d.comb += [q.r_en.eq(start) for q in pendq]
         m.d.comb += [lanes.pend[j].eq(q.r_data) for j, q in enumerate(pendq)]
         m.d.comb += [lanes.count[j].eq(cnt_out[j]) for j in range(P)]
         # a queue slot is reserved when a pass is issued and returned when it ends

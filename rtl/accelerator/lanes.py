@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,9 +10,8 @@ from amaranth.lib.wiring import In, Out
 from sw_scheduler.timing import MAC_LATENCY
 
 from ..ports import WritePort
-from .bits import and_tree, lowest_one, onehot_index, onehot_select
+from .bits import lowest_one, onehot_index, onehot_select
 from .layouts import ACC, ACT, ADDR_WIDTH, DIM_WIDTH
-from .replica import Replica
 
 __all__ = ["PASS_META", "LaneArray"]
 
@@ -52,9 +51,6 @@ class LaneArray(wiring.Component):
     -------
     start : In(1)
         Take the next pass on ``pend``/``count`` (only while ``need``).
-    start_lane : In(lanes)
-        ``start`` again, one copy per lane (registered apart by the engine: each drives the
-        bitmap of its own lane only).
     need : Out(1)
         The current pass ends this cycle, or the lanes are idle.
     need_next : Out(1)
@@ -64,8 +60,6 @@ class LaneArray(wiring.Component):
         Effective-product bitmaps of the next pass.
     count : In(ArrayLayout(range(max_k + 1), lanes))
         Their set bits.
-    count_le1 : In(1)
-        Every ``count`` is <= 1 (the pass lasts one cycle), computed ahead by the engine.
     row, wbase, meta : In
         The *current* pass's operand values, weight-memory address of ``k = 0`` and meta
         (held by the engine's queue head until ``pass_end``).
@@ -85,8 +79,7 @@ class LaneArray(wiring.Component):
         self._lanes, self._max_k, self._w_words = lanes, max_k, w_words
         cnt = unsigned(max_k.bit_length())
         super().__init__({
-            "start": In(1), "start_lane": In(lanes), "count_le1": In(1),
-            "need": Out(1), "need_next": Out(1), "pass_end": Out(1),
+            "start": In(1), "need": Out(1), "need_next": Out(1), "pass_end": Out(1),
             "pend": In(data.ArrayLayout(unsigned(max_k), lanes)),
             "count": In(data.ArrayLayout(cnt, lanes)),
             "row": In(data.ArrayLayout(ACT, max_k)),
@@ -120,33 +113,29 @@ class LaneArray(wiring.Component):
         m.d.comb += [tok[0].eq(active & last), bnk[0].eq(bank), mta[0].eq(self.meta)]
         for s in range(MAC_LATENCY):
             m.d.sync += [tok[s + 1].eq(tok[s]), bnk[s + 1].eq(bnk[s]), mta[s + 1].eq(mta[s])]
-        # bank controls, registered one stage ahead, one copy per lane (each drives its lane's
-        # accumulator bits): the bank stage E adds into, the bank read out (and cleared) this
-        # cycle, and the bank the read-out selects
-        ctl = []
-        for j in range(P):
-            m.submodules[f"rep_ctl{j}"] = r = Replica(5)
-            m.d.comb += r.d.eq(Cat(bnk[MAC_LATENCY - 2] == 0, bnk[MAC_LATENCY - 2] == 1,
-                                   tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == 0),
-                                   tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == 1),
-                                   bnk[MAC_LATENCY - 1]))
-            ctl.append(r.q)
+        # bank controls, registered one stage ahead (they fan out to every accumulator bit):
+        # the bank stage E adds into, and the bank read out (and cleared) this cycle
+        adding = [Signal(name=f"adding{b}") for b in range(2)]
+        cleared = [Signal(name=f"cleared{b}") for b in range(2)]
+        for b in range(2):
+            m.d.sync += [adding[b].eq(bnk[MAC_LATENCY - 2] == b),
+                         cleared[b].eq(tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == b))]
         row_a = Signal(data.ArrayLayout(ACT, K))   # the row of the one-hots in stage A
         wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
         m.d.sync += [row_a.eq(self.row), wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
 
-        le3 = []
+        le2 = []
         accs = []
         for j in range(P):
             # issue: lowest pending k (one-hot); the pass's masks replace the rest on start
             pend = Signal(K, name=f"pend{j}")
             cnt = Signal(cnt_shape, name=f"cnt{j}")
             low = lowest_one(pend, K)
-            with m.If(self.start_lane[j]):
+            with m.If(self.start):
                 m.d.sync += [pend.eq(self.pend[j]), cnt.eq(self.count[j])]
             with m.Else():
                 m.d.sync += [pend.eq(pend & ~low), cnt.eq(cnt - (cnt != 0))]
-            le3.append(cnt <= 3)
+            le2.append(cnt <= 2)
             # A: one-hot -> operand value and index
             oh = Signal(K, name=f"oh{j}")
             x_b, idx_b = Signal(ACT, name=f"x_b{j}"), Signal(range(max(K, 2)), name=f"idx{j}")
@@ -169,21 +158,24 @@ class LaneArray(wiring.Component):
             m.d.sync += [x_d.eq(x_c), w_d.eq(rp.data), prod.eq(x_d * w_d)]
             # (products of an idle lane are 0: its one-hot selects no operand)
             acc = [Signal(ACC, name=f"acc{j}_{b}") for b in range(2)]
-            adding, cleared = ctl[j][0:2], ctl[j][2:4]
             for b in range(2):
                 m.d.sync += acc[b].eq(Mux(cleared[b], 0, acc[b]) + Mux(adding[b], prod, 0))
             accs.append(acc)
         # last cycle of a pass: every lane has at most one product left, i.e. the new pass's
-        # counts are <= 1, or every count is <= 2 now (``le2``, a register: the next cycle's
-        # counts are the new pass's, or the current ones less one)
-        le2 = Signal(init=1)
-        m.d.sync += le2.eq(Mux(self.start, and_tree([self.count[j] <= 2 for j in range(P)]),
-                               and_tree(le3)))
-        m.d.comb += last_next.eq(Mux(self.start, self.count_le1, le2))
+        # counts are <= 1, or the current counts were <= 2 one cycle earlier
+        m.d.comb += last_next.eq(Mux(self.start, _all([self.count[j] <= 1 for j in range(P)]),
+                                     _all(le2)))
 
         # ---- read-out: the finished bank, one cycle after its last product was added -----
         m.d.comb += [self.cap_valid.eq(tok[MAC_LATENCY]), self.cap_meta.eq(mta[MAC_LATENCY])]
         for j in range(P):
-            m.d.comb += self.cap_acc[j].eq(Mux(ctl[j][4], accs[j][1], accs[j][0]))
+            m.d.comb += self.cap_acc[j].eq(Mux(bnk[MAC_LATENCY], accs[j][1], accs[j][0]))
         return m
 
+
+def _all(terms):
+    """AND of ``terms`` as a balanced tree."""
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    return _all(terms[:mid]) & _all(terms[mid:])

@@ -85,11 +85,9 @@ def test_lane_array_pass_timing_banks_and_capture():
                 _, pend, _, _, _ = passes[nxt]
                 ctx.set(dut.pend, [int(sum(1 << k for k in np.flatnonzero(p))) for p in pend])
                 ctx.set(dut.count, [int(p.sum()) for p in pend])
-                ctx.set(dut.count_le1, all(p.sum() <= 1 for p in pend))
                 starts.append(cycle)
                 nxt += 1
             ctx.set(dut.start, go)
-            ctx.set(dut.start_lane, -1 if go else 0)    # every lane's copy
             if cur < len(passes):
                 row, _, wbase, _, i = passes[cur]
                 ctx.set(dut.row, [int(v) for v in row])
@@ -131,7 +129,6 @@ def test_drain_requantises_every_lane():
         async def tb(ctx, dut=dut, cases=cases, shift=shift, relu=relu):
             ctx.set(dut.shift, shift)
             ctx.set(dut.relu, relu)
-            await ctx.tick()                    # layer constants: one cycle ahead
             for n in range(len(cases) + DRAIN_STAGES):
                 if n < len(cases):
                     ctx.set(dut.cap_acc, [int(v) for v in cases[n]])
