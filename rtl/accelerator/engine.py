@@ -168,13 +168,14 @@ class SparseEngine(wiring.Component):
         x_row = Signal(ADDR_WIDTH)
         live_a, g_live = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
         wb, g_wb = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
-        rd_row, rd_mask, rd_live = (xrow.read_port(), xmask.read_port(), live.read_port())
-        m.d.comb += [rd_row.addr.eq(x_row), rd_mask.addr.eq(x_row), rd_live.addr.eq(live_a),
+        rd_mask, rd_live = xmask.read_port(), live.read_port()
+        m.d.comb += [rd_mask.addr.eq(x_row), rd_live.addr.eq(live_a),
                      issue.eq(lp_on & q_room)]
         end_p, end_m, end_g = p_left == 0, m_left == 0, g_left == 0
         # stage 1: the read data of the pass issued one cycle earlier
-        v1, wb1, meta1 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META)
-        m.d.sync += [v1.eq(issue), wb1.eq(wb), meta1.col.eq(col), meta1.last.eq(end_p),
+        v1, wb1, xr1, meta1 = Signal(), Signal(ADDR_WIDTH), Signal(ADDR_WIDTH), Signal(PASS_META)
+        m.d.sync += [v1.eq(issue), wb1.eq(wb), xr1.eq(x_row), meta1.col.eq(col),
+                     meta1.last.eq(end_p),
                      meta1.end.eq(end_p & end_m & end_g)]
         with m.If(issue):
             with m.If(~end_p):                     # next column pass of the row
@@ -193,15 +194,15 @@ class SparseEngine(wiring.Component):
 
         # ---- prep: stage 2 registers the read words (and writes the lane bitmaps into the
         # queue), 3 the slice counts, 4 the lane counts (no stall: the loop reserved a slot) --
-        v2, wb2, meta2 = Signal(), Signal(ADDR_WIDTH), Signal(PASS_META)
-        row2, mask2, live2 = Signal(row_layout), Signal(K), Signal(lane_masks)
+        v2, wb2, xr2, meta2 = Signal(), Signal(ADDR_WIDTH), Signal(ADDR_WIDTH), Signal(PASS_META)
+        mask2, live2 = Signal(K), Signal(lane_masks)
         v3, v4 = Signal(), Signal()
         pend2 = Signal(lane_masks)          # the lane bitmaps (combinational, into pendq)
         slices = [(lo, min(lo + SLICE, K)) for lo in range(0, K, SLICE)]
         cnt3 = [[Signal(range(hi - lo + 1), name=f"cnt3_{j}_{lo}") for lo, hi in slices]
                 for j in range(P)]
         cnt4 = Signal(data.ArrayLayout(unsigned(K.bit_length()), P))
-        m.d.sync += [v2.eq(v1), wb2.eq(wb1), meta2.eq(meta1), row2.eq(rd_row.data),
+        m.d.sync += [v2.eq(v1), wb2.eq(wb1), meta2.eq(meta1), xr2.eq(xr1),
                      mask2.eq(rd_mask.data), live2.eq(rd_live.data), v3.eq(v2), v4.eq(v3)]
         for j in range(P):
             pj = mask2 & live2[j]
@@ -214,32 +215,38 @@ class SparseEngine(wiring.Component):
         # current pass's row / weight base / meta (``curq``, read at its head while the pass
         # runs, popped at its end), the next pass's lane bitmaps and counts (popped when it
         # starts) --------------------------------------------------------------------------
-        q_cur = data.StructLayout({"row": row_layout, "wbase": unsigned(ADDR_WIDTH),
+        q_cur = data.StructLayout({"xrow": unsigned(ADDR_WIDTH), "wbase": unsigned(ADDR_WIDTH),
                                    "meta": PASS_META})
         curq = SyncFIFO(width=q_cur.size, depth=PASS_QUEUE)
         cntq = SyncFIFO(width=Shape.cast(cnt4.shape()).width, depth=PASS_QUEUE)
         pendq = [SyncFIFO(width=K, depth=PASS_QUEUE) for _ in range(P)]
         m.submodules.curq, m.submodules.cntq = curq, cntq
         cur_in = Signal(q_cur)
-        m.d.comb += [cur_in.row.eq(row2), cur_in.wbase.eq(wb2), cur_in.meta.eq(meta2),
+        m.d.comb += [cur_in.xrow.eq(xr2), cur_in.wbase.eq(wb2), cur_in.meta.eq(meta2),
                      curq.w_data.eq(cur_in), curq.w_en.eq(v2),
                      cntq.w_data.eq(cnt4), cntq.w_en.eq(v4)]
         for j, q in enumerate(pendq):
             m.submodules[f"pendq{j}"] = q
             m.d.comb += [q.w_data.eq(pend2[j]), q.w_en.eq(v2)]
         cur = data.View(q_cur, curq.r_data)
+        # the head pass's operand row, read from XROW while it runs: the lanes use it in
+        # the cycle after each issue (their stage A)
+        rd_row = xrow.read_port()
+        m.d.comb += rd_row.addr.eq(cur.xrow)
         cnt_out = data.View(cnt4.shape(), cntq.r_data)
 
         # ---- lanes take a pass when they need one, it is ready and an out slot is free;
         # ``start`` is a register (it fans out to every lane bitmap bit), so it is computed
         # from the next-cycle values of those three conditions ---------------------------
+        # (an ``out`` transfer returns its credit a cycle later: ``out.ready`` is an input)
         credit = Signal(range(OUT_FIFO_DEPTH + 1), init=OUT_FIFO_DEPTH)
         start = Signal()
-        taken = self.out.valid & self.out.ready
+        taken, taken_r = self.out.valid & self.out.ready, Signal()
         credit_next = Signal.like(credit)
+        m.d.sync += taken_r.eq(taken)
         m.d.comb += [
-            credit_next.eq(credit - start + taken),
-            lanes.start.eq(start), lanes.row.eq(cur.row), lanes.wbase.eq(cur.wbase),
+            credit_next.eq(credit - start + taken_r),
+            lanes.start.eq(start), lanes.row.eq(rd_row.data), lanes.wbase.eq(cur.wbase),
             lanes.meta.eq(cur.meta), curq.r_en.eq(lanes.pass_end), cntq.r_en.eq(start),
         ]
         m.d.sync += [credit.eq(credit_next),

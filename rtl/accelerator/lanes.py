@@ -60,9 +60,12 @@ class LaneArray(wiring.Component):
         Effective-product bitmaps of the next pass.
     count : In(ArrayLayout(range(max_k + 1), lanes))
         Their set bits.
-    row, wbase, meta : In
-        The *current* pass's operand values, weight-memory address of ``k = 0`` and meta
-        (held by the engine's queue head until ``pass_end``).
+    wbase, meta : In
+        The *current* pass's weight-memory address of ``k = 0`` and meta (held by the
+        engine's queue head until ``pass_end``).
+    row : In
+        Its operand values one cycle later (a memory read at the head's address): in each
+        cycle, the row of the pass that issued in the previous cycle.
     pass_end : Out(1)
         The current pass issues its last products this cycle.
     wload : In(WritePort({addr, data}))
@@ -120,9 +123,9 @@ class LaneArray(wiring.Component):
         for b in range(2):
             m.d.sync += [adding[b].eq(bnk[MAC_LATENCY - 2] == b),
                          cleared[b].eq(tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == b))]
-        row_a = Signal(data.ArrayLayout(ACT, K))   # the row of the one-hots in stage A
+        row_a = self.row                           # the row of the one-hots in stage A
         wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
-        m.d.sync += [row_a.eq(self.row), wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
+        m.d.sync += [wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
 
         le2 = []
         accs = []

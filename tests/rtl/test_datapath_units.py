@@ -54,8 +54,9 @@ def test_bit_helpers():
 def test_lane_array_pass_timing_banks_and_capture():
     """Random row passes: each lasts max(max count, 1) cycles from its start, the next starts
     in the cycle its predecessor ends, and every pass's accumulators are read out exactly
-    MAC_LATENCY cycles after its last issue. The testbench holds the current pass's row,
-    weight base and meta (the engine's queue head) until ``pass_end``."""
+    MAC_LATENCY cycles after its last issue. The testbench holds the current pass's weight
+    base and meta (the engine's queue head) until ``pass_end`` and shows its row one cycle
+    later (the engine's read of XROW at the head's address)."""
     P, K, words = 8, 12, 64
     dut = LaneArray(lanes=P, max_k=K, w_words=words)
     rng = np.random.default_rng(2)
@@ -79,6 +80,7 @@ def test_lane_array_pass_timing_banks_and_capture():
         ctx.set(dut.wload.valid, 0)
         cycle, starts, ends, caps = 0, [], [], []
         nxt, cur = 0, 0                     # next pass to start, pass at the queue head
+        row_next = None                     # the row shown in the next cycle (a read)
         while len(caps) < len(passes):
             go = nxt < len(passes) and ctx.get(dut.need) and rng.random() < 0.9
             if go:
@@ -88,9 +90,11 @@ def test_lane_array_pass_timing_banks_and_capture():
                 starts.append(cycle)
                 nxt += 1
             ctx.set(dut.start, go)
+            if row_next is not None:
+                ctx.set(dut.row, row_next)
             if cur < len(passes):
                 row, _, wbase, _, i = passes[cur]
-                ctx.set(dut.row, [int(v) for v in row])
+                row_next = [int(v) for v in row]
                 ctx.set(dut.wbase, wbase)
                 ctx.set(dut.meta, {"col": i, "last": i % 2, "end": 0})
             if ctx.get(dut.pass_end):
