@@ -81,11 +81,15 @@ class SimUartTransport(_ByteTransport):
             await self.ctx.tick()
 
     async def _send(self, data: bytes):
-        for byte in data:
+        for k, byte in enumerate(data):
             await self._bit(0)
             for i in range(8):
                 await self._bit((byte >> i) & 1)
-            await self._bit(1)
+            if k + 1 < len(data):
+                await self._bit(1)
+            else:
+                # the line idles high: return at once, so _recv sees the reply's start bit
+                self.ctx.set(self.rx, 1)
 
     async def _recv(self, n: int, limit: int = 100_000) -> bytes:
         out = []

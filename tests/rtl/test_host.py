@@ -113,7 +113,7 @@ def test_scheduler_through_the_bus_matches_the_model():
     def which(m, p, layer):
         return (m + 2 * p + layer) % len(layers)
 
-    reqs = make_requests(rng, cfg, 8, gap=(0, 700), slo=(-2000, 60_000), first=40_000)
+    reqs = make_requests(rng, cfg, 8, gap=(0, 300), slo=(-2000, 20_000), first=6_000)
 
     async def bench(drv, ctx):
         await drv.check()
@@ -150,6 +150,7 @@ def test_scheduler_through_the_bus_matches_the_model():
     model = BitExactScheduler(cfg, img).run(reqs, npu)
     assert [(c["tag"], c["finish"]) for c in done] == \
         [(c.tag, c.finish) for c in model.completions]
+    assert max(d.n_active for d in model.decisions) > 1, "no contention in the stimulus"
     assert cnt["late"] == 0 and st["late_seen"] == 0 and cnt["overflow"] == 0
     assert cnt["accepted"] == cnt["completed"] == len(reqs)
     assert cnt["decisions"] == len(model.decisions)
