@@ -7,6 +7,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.stamp-base
 SYNTH_STAMP  := $(VENV)/.stamp-synth
+BOARD_STAMP  := $(VENV)/.stamp-board
 # `make traces` has its own environment: the extraction stack (mediapipe, torch, onnxruntime,
 # numpy<2) is large and never needed by sim or test.
 TVENV   ?= .venv-traces
@@ -28,17 +29,22 @@ SLOTS    ?= 16
 LANES    ?= 16
 # synthesis configurations: quick | default (slots 16/64/256, lanes 16/32, tops) | full
 SYNTH_SET ?= default
+# make bitstream / formal parameters
+BOARD    ?= ulx3s-85f
+BAUD     ?= 115200
+FORMAL_ARGS ?=
 # pytest extra arguments, e.g. make test ARGS="-k scheduler"
 ARGS     ?=
 JOBS     ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv sim test bench traces verilog synth lint clean
+.PHONY: help venv sim test bench traces verilog synth formal bitstream lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= OUT= VCD=1"
-	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full"
+	@echo "  hw knobs:  SLOTS=16 LANES=16 SYNTH_SET=quick|default|full BOARD=ulx3s-85f BAUD=115200"
+	@echo "  formal:    FORMAL_ARGS='--quick' | '--only scheduler --depth 40'"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +54,10 @@ $(STAMP): pyproject.toml
 
 $(SYNTH_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[test,synth]'
+	touch $@
+
+$(BOARD_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,board]'
 	touch $@
 
 $(TRACES_STAMP): pyproject.toml
@@ -79,6 +89,13 @@ verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
 
 synth: $(SYNTH_STAMP)  ## FPGA synthesis reports (yosys Xilinx 7 / ECP5, nextpnr Fmax) in out/synth/ (SYNTH_SET=)
 	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET)
+
+formal: $(STAMP)  ## bounded model checks + covers (SymbiYosys, yices) in out/formal/ (FORMAL_ARGS=)
+	$(PY) -m rtl.formal --out $(OUT)/formal $(FORMAL_ARGS)
+
+bitstream: $(BOARD_STAMP)  ## FPGA bitstream for BOARD=ulx3s-85f (UART host interface) in build/board/
+	$(PY) -m rtl.board --board $(BOARD) --slots $(SLOTS) --lanes $(LANES) --baud $(BAUD) \
+	  --out build/board
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check .

@@ -55,7 +55,7 @@ class Check:
 CHECKS = {c.name: c for c in (
     Check("argmin", ArgminSpec, depth=24, cover_depth=12, quick_depth=12,
           quick_cover_depth=8, about="Argmin: the first minimum wins (ties keep the earlier)"),
-    Check("table", TaskTableSpec, depth=24, cover_depth=20, quick_depth=12,
+    Check("table", TaskTableSpec, depth=14, cover_depth=20, quick_depth=10,
           quick_cover_depth=14,
           about="TaskTable: back-pressure when full, intake slot, compaction keeps rows"),
     Check("scheduler", SchedulerSpec, depth=36, cover_depth=40, quick_depth=16,
@@ -93,9 +93,13 @@ def sby_text(check: Check, il_name: str, *, depth: int, cover_depth: int,
              tasks=("bmc", "cover")) -> str:
     """The ``.sby`` file of ``check``."""
     cut = f"cutpoint {check.cutpoint}\n" if check.cutpoint else ""
+    opts = {"bmc": f"bmc: mode bmc\nbmc: depth {depth}\n",
+            "cover": f"cover: mode cover\ncover: depth {cover_depth}\n"}
+    bad = [t for t in tasks if t not in opts]
+    if bad:
+        raise ValueError(f"unknown sby task(s) {bad}; known: {list(opts)}")
     return (f"[tasks]\n{chr(10).join(tasks)}\n\n"
-            f"[options]\nbmc: mode bmc\nbmc: depth {depth}\n"
-            f"cover: mode cover\ncover: depth {cover_depth}\nmulticlock off\n\n"
+            f"[options]\n{''.join(opts[t] for t in tasks)}multiclock off\n\n"
             f"[engines]\nsmtbmc yices\n\n"
             f"[script]\nread_rtlil {il_name}\n{cut}prep -top spec\n\n"
             f"[files]\n{il_name}\n")
