@@ -58,8 +58,8 @@ CHECKS = {c.name: c for c in (
     Check("table", TaskTableSpec, depth=14, cover_depth=20, quick_depth=10,
           quick_cover_depth=14,
           about="TaskTable: back-pressure when full, intake slot, compaction keeps rows"),
-    Check("scheduler", SchedulerSpec, depth=36, cover_depth=40, quick_depth=16,
-          quick_cover_depth=40, cutpoint="t:$mul",
+    Check("scheduler", SchedulerSpec, depth=28, cover_depth=32, quick_depth=16,
+          quick_cover_depth=32, cutpoint="t:$mul",
           about="DystaScheduler control on its ports, multipliers cut"),
 )}
 

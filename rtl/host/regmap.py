@@ -180,7 +180,8 @@ class RegisterMap:
     def markdown(self) -> str:
         lines = ["| word address | name | words | kind | contents |", "|---|---|---|---|---|"]
         for r in self.registers.values():
-            lines.append(f"| 0x{r.addr:02x} | `{r.name}` | {r.words} | {r.kind} | {r.doc} |")
+            doc = r.doc.replace("|", "\\|")
+            lines.append(f"| 0x{r.addr:02x} | `{r.name}` | {r.words} | {r.kind} | {doc} |")
         return "\n".join(lines)
 
 
