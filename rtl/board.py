@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from amaranth.hdl import Elaboratable, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from .export import build
@@ -103,10 +103,13 @@ class BoardTop(Elaboratable):
         sysm = BoardSystem(clk_hz=platform.default_clk_frequency, baud=self.baud,
                            slots=self.slots, lanes=self.lanes)
         m.submodules.system = sysm
-        uart = platform.request("uart", 0)
-        m.d.comb += [sysm.rx.eq(uart.rx.i), uart.tx.o.eq(sysm.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [sysm.rx.eq(rx.i), tx.o.eq(sysm.tx)]
         for i in range(8):
-            m.d.comb += platform.request("led", i).o.eq(sysm.leds[i])
+            m.submodules[f"led{i}"] = led = io.Buffer("o", platform.request("led", i, dir="-"))
+            m.d.comb += led.o.eq(sysm.leds[i])
         return m
 
 
