@@ -83,7 +83,7 @@ def test_seeded_argmin_bug_is_caught(tmp_path):
 def test_seeded_table_bug_is_caught(tmp_path):
     out = check("table", tmp_path, spec=TaskTableSpec(dut=TakesWhenFullTable))
     assert out.status["bmc"] == "FAIL"
-    (loc, src, step), = out.failed
+    (_loc, src, step), = out.failed
     assert "no intake while full" in src and step <= run.CHECKS["table"].quick_depth
 
 
