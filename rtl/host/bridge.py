@@ -34,6 +34,7 @@ class UartBridge(wiring.Component):
 
     def __init__(self, *, divisor: int, addr_width: int):
         if not isinstance(addr_width, int) or not 1 <= addr_width <= 8 * protocol.ADDR_BYTES:
+            self._MustUse__silence = True   # a rejected object is not an unused elaboratable
             raise ValueError(f"UartBridge: addr_width must be in 1..16, got {addr_width!r}")
         self._div, self._aw = divisor, addr_width
         self._rx, self._tx = UARTRx(divisor=divisor), UARTTx(divisor=divisor)
