@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -194,11 +195,12 @@ def default_descriptors(layout, lanes: int, max_k: int) -> list[int]:
 
 # ---- designs ----------------------------------------------------------------------------------
 def build(design: str, *, slots: int | None = None, lanes: int | None = None, images=None,
-          lut_source: str = "default_lut_images (docs/fpga.md)"):
+          lut_source: str = "default_lut_images (docs/fpga.md)", policy: str = "dysta"):
     """``(component, top_name, params)`` of ``design`` in ``scheduler``/``datapath``/``top``.
 
     ``images`` (a :class:`LutImages`, default :func:`default_lut_images`) initialise the
-    scheduler's LUTs; ``lut_source`` says where they came from in the header.
+    scheduler's LUTs; ``lut_source`` says where they came from in the header; ``policy``
+    is the scheduler's hardware policy.
     """
     if design not in ("scheduler", "datapath", "top"):
         raise ValueError(f"design must be scheduler, datapath or top, got {design!r}")
@@ -206,12 +208,12 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
         if slots is None:
             raise ValueError(f"{design}: slots is required")
         images = images or default_lut_images()
-        cfg = SchedulerConfig.for_images(images, num_slots=slots)
+        cfg = SchedulerConfig.for_images(images, num_slots=slots, policy=policy)
         lut = {**images.layout.describe(), "lut_source": lut_source,
                "lut_models": ", ".join(images.models),
                "lut_patterns": ", ".join(images.patterns)}
     if design == "scheduler":
-        params = {"num_slots": slots, **lut, "predictor": cfg.predictor,
+        params = {"num_slots": slots, "policy": policy, **lut, "predictor": cfg.predictor,
                   "time_width": cfg.time_width, "score_width": cfg.score_width,
                   "beta_code": cfg.beta}
         return DystaScheduler(cfg, images), "dysta_scheduler", params
@@ -227,9 +229,10 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
     return top, "dysta_top", params
 
 
-def export_design(design: str, *, slots=None, lanes=None, out, images=None):
+def export_design(design: str, *, slots=None, lanes=None, out, images=None,
+                  policy: str = "dysta"):
     """Write one design's Verilog under ``out``; returns ``([path], top_name)``."""
-    comp, name, params = build(design, slots=slots, lanes=lanes, images=images)
+    comp, name, params = build(design, slots=slots, lanes=lanes, images=images, policy=policy)
     return [write_verilog(comp, name, Path(out) / f"{name}.v", params)], name
 
 
@@ -237,23 +240,35 @@ def export(*, slots: int, lanes: int, out, images=None, lut_source=None,
            check: bool = True) -> dict:
     """Export scheduler, datapath and top plus the LUT image files; returns ``{top: path}``.
 
-    With ``check``, every file is linted by Verilator and elaborated by Icarus.
+    With ``check``, every file is linted by Verilator and elaborated by Icarus. Everything
+    is built and checked in a staging folder beside ``out`` that replaces ``out`` whole
+    only when all steps passed: a failed export leaves the previous ``out`` untouched,
+    never a mix of configurations.
     """
     out = Path(out)
     images = images or default_lut_images()
-    images.write(out / "lut")
-    paths = {}
-    for design in ("scheduler", "datapath", "top"):
-        comp, name, params = build(design, slots=slots, lanes=lanes, images=images,
-                                   **({"lut_source": lut_source} if lut_source else {}))
-        paths[name] = write_verilog(comp, name, out / f"{name}.v", params)
-        print(f"wrote {paths[name]}", flush=True)
-    if check:
-        for name, path in paths.items():
-            lint_verilator([path], name)
-            elaborate_iverilog([path], name)
-            print(f"checked {name}: verilator --lint-only, iverilog -g2012", flush=True)
-    return paths
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        images.write(stage / "lut")
+        staged = {}
+        for design in ("scheduler", "datapath", "top"):
+            comp, name, params = build(design, slots=slots, lanes=lanes, images=images,
+                                       **({"lut_source": lut_source} if lut_source else {}))
+            staged[name] = write_verilog(comp, name, stage / f"{name}.v", params)
+            print(f"wrote {out / staged[name].name}", flush=True)
+        if check:
+            for name, path in staged.items():
+                lint_verilator([path], name)
+                elaborate_iverilog([path], name)
+                print(f"checked {name}: verilator --lint-only, iverilog -g2012", flush=True)
+        if out.exists():
+            shutil.rmtree(out)
+        stage.rename(out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage)
+    return {name: out / p.name for name, p in staged.items()}
 
 
 def main(argv=None) -> int:

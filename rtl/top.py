@@ -56,7 +56,8 @@ class DystaTop(wiring.Component):
     Members
     -------
     requests, completions, lut_w, time_w, now, n_active
-        As on :class:`DystaScheduler`.
+        As on :class:`DystaScheduler` (``lut_w`` has a ``ready``: writes wait while the
+        scheduler scans).
     desc_w : In(WritePort({addr, data}))
         Descriptor write, address ``LutLayout.layer_addr``.
     load : In(WritePort(engine.load_layout))
@@ -83,7 +84,7 @@ class DystaTop(wiring.Component):
         super().__init__({
             "requests": In(stream.Signature(c.request_layout)),
             "completions": Out(stream.Signature(c.completion_layout)),
-            "lut_w": In(WritePort(c.lut_write_layout)),
+            "lut_w": In(stream.Signature(c.lut_write_layout)),
             "time_w": In(WritePort(unsigned(c.time_width))),
             "desc_w": In(WritePort(data.StructLayout({
                 "addr": config.lut_addr_width or 1, "data": DESC_LAYOUT.size}))),

@@ -4,7 +4,7 @@ Times the reference simulator per scheduler on a fixed seeded workload (the real
 ``arvr`` scenario when ``traces/data`` exists, else the fixture scenario) and writes
 ``OUT/reference.json`` (requests simulated per second per scheduler). Then runs the
 other benchmarks: :mod:`sim.bench_scheduler`, :mod:`sim.bench_datapath`,
-:mod:`sim.bench_system` (each ``run(out_dir)``). A benchmark that fails is reported and
+:mod:`sim.bench_system`, :mod:`sim.bench_sweep` (each ``run(out_dir)``). A benchmark that fails is reported and
 makes the exit status non-zero.
 """
 
@@ -21,13 +21,13 @@ from pathlib import Path
 from sw_scheduler.reference import make_policy, policy_names, simulate
 from traces.format import TraceError
 
-from . import bench_datapath, bench_scheduler, bench_system
+from . import bench_datapath, bench_scheduler, bench_sweep, bench_system
 from .workload import default_workload, load_workload
 
 __all__ = ["EXTRA_BENCHES", "bench_reference", "main"]
 
 EXTRA_BENCHES = {"sim.bench_scheduler": bench_scheduler, "sim.bench_datapath": bench_datapath,
-                 "sim.bench_system": bench_system}
+                 "sim.bench_system": bench_system, "sim.bench_sweep": bench_sweep}
 
 
 def bench_reference(out_dir, *, workload: str | None = None, n: int = 1000, seed: int = 0,
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         for mod, bench in EXTRA_BENCHES.items():
             try:
                 bench.run(Path(a.out))
-                print(f"{mod}: done")
+                print(f"{mod}: finished, results in {a.out}")
             except Exception:  # noqa: BLE001 -- report every failure, keep going
                 traceback.print_exc()
                 print(f"{mod}: FAILED", file=sys.stderr)

@@ -2,19 +2,26 @@
 
 Writes ``OUT/scheduler_rtl.json`` with
 
-* ``decision_latency_cycles``: for 16/64/256 slots, cycles from the NPU response
+* ``decision_latency_cycles``: for 16/64/256 slots (Dysta), cycles from the NPU response
   handshake to the next command handshake with ``n`` active requests (Amaranth
   simulation of the RTL, table filled to ``n = slots``; both the update and the retire
   path), also ``n = slots/2``; plus the model's prediction
-  (:func:`model_latency`: ``n + RESUME_DELAY + SCAN_OVERHEAD`` after an update,
-  ``n + RETIRE_DELAY + SCAN_OVERHEAD`` after a retire) and whether the issue's target
-  ``n + LATENCY_TARGET`` is met.
+  (:func:`model_latency`: ``n + resume_delay + scan_overhead`` after an update,
+  ``n + RETIRE_DELAY + scan_overhead`` after a retire) and whether the issue's target
+  ``n + LATENCY_TARGET`` is met (``within_latency_target``).
+* ``decision_latency_by_policy``: the same at 16 slots for every hardware policy, in
+  cycles and in ns at the policy's measured ECP5 Fmax (median of 3 nextpnr seeds, read
+  from the synthesis table in ``docs/fpga.md``; absent if that row is missing), beside
+  the design before this pipelining (``BEFORE``: ``n + 10`` cycles at 72.1 MHz).
 * ``agreement``: fixed-point (bit-exact) vs float reference Dysta on a workload
   (real ``arvr`` if present, else the fixture scenario), at every (rate, SLO) point: ``decision_match_fraction``
   (both policies asked at every multi-request decision of the float run, same state),
   and the metrics of three full runs: float Dysta, the bit-exact policy in the reference
   framework (zero-time decisions), and the cycle-exact hardware model
   (:class:`BitExactScheduler`, with its decision/update overhead and table back-pressure).
+* ``agreement_by_policy``: the same for every scheduler with a hardware row
+  (:data:`sim.hw_row.HW_ROWS`) at the default point: how often fixed point alone changes
+  a decision of the float reference, and what it does to the metrics.
 """
 
 from __future__ import annotations
@@ -30,22 +37,29 @@ import numpy as np
 from rtl.scheduler.harness import random_images, simulate
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler import formats as F
-from sw_scheduler.bitexact import BitExactScheduler, DystaBitExactPolicy
+from sw_scheduler.bitexact import BitExactPolicy, BitExactScheduler
+from sw_scheduler.hw_policies import HW_POLICIES, hw_policy
 from sw_scheduler.records import Completion, Request
-from sw_scheduler.reference import make_policy
+from sw_scheduler.reference import Policy, make_policy
 from sw_scheduler.reference import simulate as ref_simulate
-from sw_scheduler.timing import RESUME_DELAY, RETIRE_DELAY, SCAN_OVERHEAD
+from sw_scheduler.timing import RETIRE_DELAY, resume_delay, scan_overhead
 
 from .metrics import compute_metrics
 from .workload import default_workload, load_workload
 
-__all__ = ["agreement", "decision_latency", "main", "run"]
+__all__ = ["agreement", "agreement_by_policy", "decision_latency", "latency_by_policy",
+           "main", "run"]
 
 
 LATENCY_TARGET = 8   # the issue's decision-latency target: n_active + 8 cycles
+# The scheduler before the timing pipelining (commit c1f1953): update-path latency n + 10
+# cycles, ECP5 scheduler_s16 72.1 MHz (docs/fpga.md history).
+BEFORE = {"latency_minus_n": 10, "fmax_mhz": 72.1}
+DOC = Path(__file__).resolve().parent.parent / "docs" / "fpga.md"
 
 
-def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dict:
+def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12,
+                     policy: str = "dysta") -> dict:
     """Measure response->command latency with the table full (RTL simulation).
 
     ``slots`` requests arrive at once; the first layer runs ``3 * slots`` cycles so that
@@ -55,7 +69,7 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
     rng = np.random.default_rng(seed)
     layout = F.LutLayout(1, 1, 3)
     img = random_images(layout, rng, n_layers=(3, 4))
-    cfg = SchedulerConfig.for_images(img, num_slots=slots)
+    cfg = SchedulerConfig.for_images(img, num_slots=slots, policy=policy)
     reqs = [Request(tag=i, arrival=0, model_id=i % 2, pattern_id=(i // 2) % 2,
                     deadline=1 << 30) for i in range(slots)]
     plan = [(3 * slots, 100)] + [(20, 100)] * (n_decisions - 1)
@@ -74,7 +88,8 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
         n = res.decisions[k].n_active
         path = "retire_path" if resp[k - 1] in retired_at else "update_path"
         paths[path].setdefault(str(n), set()).add(res.decisions[k].cycle - resp[k - 1])
-    out = {"slots": slots, "sim_seconds": round(wall, 2), "decisions": len(res.decisions)}
+    out = {"slots": slots, "policy": policy, "sim_seconds": round(wall, 2),
+           "decisions": len(res.decisions)}
     for name, d in paths.items():
         out[name] = {n: sorted(v) for n, v in sorted(d.items())}
     full = paths["update_path"].get(str(slots), set())
@@ -82,21 +97,93 @@ def decision_latency(slots: int, *, seed: int = 0, n_decisions: int = 12) -> dic
         raise RuntimeError(f"decision latency at n={slots} not unique: {sorted(full)}")
     out["full_table"] = next(iter(full))
     out["full_table_minus_n"] = out["full_table"] - slots
-    out["model_minus_n"] = {p: model_latency(0, p) for p in paths}
-    out["meets_target"] = all(max(v) <= int(n) + LATENCY_TARGET
-                              for d in paths.values() for n, v in d.items())
+    out["model_minus_n"] = {p: model_latency(0, p, policy) for p in paths}
+    out["latency_target"] = (f"decision latency <= n_active + {LATENCY_TARGET} cycles "
+                             "(response handshake to next command handshake)")
+    out["within_latency_target"] = all(max(v) <= int(n) + LATENCY_TARGET
+                                       for d in paths.values() for n, v in d.items())
     return out
 
 
-def model_latency(n: int, path: str) -> int:
+def model_latency(n: int, path: str, policy: str = "dysta") -> int:
     """Response -> command cycles of the bit-exact model with ``n`` active requests."""
-    after = {"update_path": RESUME_DELAY, "retire_path": RETIRE_DELAY}[path]
-    return n + after + SCAN_OVERHEAD
+    after = {"update_path": resume_delay(hw_policy(policy).gamma),
+             "retire_path": RETIRE_DELAY}[path]
+    return n + after + scan_overhead(policy)
+
+
+def measured_fmax(doc=DOC) -> dict:
+    """``config -> median ECP5 Fmax (MHz)`` from the synthesis table in ``doc``."""
+    from rtl.synth import read_doc_table
+    try:
+        rows = read_doc_table(doc)
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for r in rows:
+        try:
+            out[r["config"]] = float(r["ecp5_fmax_mhz"])
+        except (KeyError, ValueError):
+            pass
+    return out
+
+
+def latency_by_policy(slots: int = 16) -> dict:
+    """Decision latency (update path, full table) per hardware policy, cycles and ns."""
+    from rtl.synth import Config
+
+    fmax = measured_fmax()
+    before_ns = (slots + BEFORE["latency_minus_n"]) * 1e3 / BEFORE["fmax_mhz"]
+    out = {"slots": slots, "before": {**BEFORE, "cycles": slots + BEFORE["latency_minus_n"],
+                                      "ns": round(before_ns, 1)}, "policies": {}}
+    for policy in HW_POLICIES:
+        lat = decision_latency(slots, policy=policy)
+        f = fmax.get(Config("scheduler", slots=slots, policy=policy).name)
+        out["policies"][policy] = {
+            "cycles": lat["full_table"], "model_cycles": model_latency(slots, "update_path",
+                                                                       policy),
+            "fmax_mhz": f, "ns": round(lat["full_table"] * 1e3 / f, 1) if f else None}
+    return out
+
+
+class _Shadowed(Policy):
+    """Runs ``inner`` (a float policy) and asks ``shadow`` (its bit-exact twin) at every
+    decision with more than one request, in the same state; counts equal choices."""
+
+    name = "shadowed"
+
+    def __init__(self, inner, shadow):
+        super().__init__(inner.tables, gamma_mode=inner.gamma_mode)
+        self.inner, self.shadow = inner, shadow
+        self.asked = self.same = 0
+
+    def select(self, now, active):
+        a = self.inner.select(now, active)
+        b = self.shadow.select(now, active)
+        if len(active) > 1:
+            self.asked += 1
+            self.same += a is b
+        return a
+
+    def on_arrival(self, now, r):
+        self.inner.on_arrival(now, r)
+        self.shadow.on_arrival(now, r)
+
+    def on_layer_done(self, now, r, layer, nnz):
+        self.inner.on_layer_done(now, r, layer, nnz)
+        self.shadow.on_layer_done(now, r, layer, nnz)
 
 
 def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
-              slots: int = 64, rate: float | None = None, slo: float | None = None) -> dict:
-    """Bit-exact vs float reference Dysta at one (rate, slo) point (module docstring)."""
+              slots: int = 64, rate: float | None = None, slo: float | None = None,
+              policy: str = "dysta") -> dict:
+    """Bit-exact vs float reference ``policy`` at one (rate, slo) point (module docstring).
+
+    ``policy`` is a scheduler with a hardware row (:data:`sim.hw_row.HW_ROWS`).
+    """
+    from .hw_row import HW_ROWS
+
+    hw_name, predictor = HW_ROWS[policy]
     fallback = None
     try:
         wl = load_workload(workload or default_workload())
@@ -113,39 +200,21 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
     slo = wl.slo_multipliers[0] if slo is None else slo
     reqs = wl.requests(n=n, seed=seed, tables=tables, rate=rate, slo=slo)
 
-    # 1) same-state decisions: float Dysta runs, the bit-exact policy is asked too
-    flt = make_policy("dysta", tables)
-    shadow = DystaBitExactPolicy(tables, images=images)
-    stats = {"asked": 0, "same": 0}
+    def twin():
+        return BitExactPolicy(tables, hw_name, images=images, gamma_mode=predictor)
 
-    class Shadowed(type(flt)):
-        def select(self, now, active):
-            a = super().select(now, active)
-            b = shadow.select(now, active)
-            stats["asked"] += 1
-            stats["same"] += a is b
-            return a
-
-        def on_arrival(self, now, r):
-            super().on_arrival(now, r)
-            shadow.on_arrival(now, r)
-
-        def on_layer_done(self, now, r, layer, nnz):
-            super().on_layer_done(now, r, layer, nnz)
-            shadow.on_layer_done(now, r, layer, nnz)
-
-    sh = Shadowed(tables)
-    sh.single_fast = False
+    # 1) same-state decisions: the float policy runs, the bit-exact twin is asked too
+    sh = _Shadowed(make_policy(policy, tables), twin())
     ref_simulate(reqs, sh)
-    multi = stats["asked"]
 
     # 2) metrics of full runs
     def metrics(done):
         return compute_metrics(done, wl.clock_hz)
 
-    m_float = metrics(ref_simulate(reqs, make_policy("dysta", tables)))
-    m_bx_policy = metrics(ref_simulate(reqs, DystaBitExactPolicy(tables, images=images)))
-    cfg = SchedulerConfig.for_images(images, num_slots=slots)
+    m_float = metrics(ref_simulate(reqs, make_policy(policy, tables)))
+    m_bx_policy = metrics(ref_simulate(reqs, twin()))
+    cfg = SchedulerConfig.for_images(images, num_slots=slots, policy=hw_name,
+                                     predictor=predictor)
     by_tag = {q.tag: q for q in reqs}
 
     def npu(k, d):
@@ -159,6 +228,7 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
                 "bitexact_cycle_model": m_hw[k] - m_float[k]}
             for k in m_float if isinstance(m_float[k], (int, float))}
     return {
+        "policy": policy,
         "workload": wl.name,
         "default_workload_error": fallback,
         "fixture_traces": any(v.fixture for v in wl.variants.values()),
@@ -166,15 +236,28 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
         "grid": {"rates": list(wl.rates), "slos": list(wl.slo_multipliers)},
         "lut_saturated": images.saturated,
         "lut_warnings": [str(w.message) for w in caught],
-        "decisions_compared": multi,
-        "decisions_same": stats["same"],
-        "decision_match_fraction": stats["same"] / multi if multi else None,
+        "decisions_compared": sh.asked,
+        "decisions_same": sh.same,
+        "decision_match_fraction": sh.same / sh.asked if sh.asked else None,
         "metrics_float": m_float,
         "metrics_bitexact_policy": m_bx_policy,
         "metrics_bitexact_cycle_model": m_hw,
         "cycle_model_slots": slots,
         "metric_differences": diff,
     }
+
+
+def agreement_by_policy(workload: str | None = None, **kw) -> dict:
+    """:func:`agreement` of every scheduler with a hardware row at the default point."""
+    from .hw_row import HW_ROWS
+
+    out = {}
+    for name in HW_ROWS:
+        a = agreement(workload, policy=name, **kw)
+        out[name] = {k: a[k] for k in ("decisions_compared", "decisions_same",
+                                       "decision_match_fraction", "metric_differences")}
+        out[name]["workload"], out[name]["n_requests"] = a["workload"], a["n_requests"]
+    return out
 
 
 def agreement_sweep(workload: str | None = None, **kw) -> dict:
@@ -207,7 +290,9 @@ def run(out_dir, *, slots=(16, 64, 256), workload: str | None = None) -> dict:
             "cycles from the NPU response handshake to the next command handshake, "
             "n_active = slots, update (non-retiring) path; RTL Amaranth simulation"),
         "decision_latency_detail": {str(s): lat[s] for s in slots},
+        "decision_latency_by_policy": latency_by_policy(),
         "agreement": agreement_sweep(workload),
+        "agreement_by_policy": agreement_by_policy(workload, n=1000),
     }
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
@@ -224,6 +309,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     out = run(a.out, slots=tuple(a.slots), workload=a.workload)
     print(json.dumps({"decision_latency_cycles": out["decision_latency_cycles"],
+                      "decision_latency_by_policy": out["decision_latency_by_policy"],
                       "decision_match_fraction":
                           out["agreement"]["decision_match_fraction"]}, indent=2))
     return 0

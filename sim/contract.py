@@ -10,7 +10,9 @@ scheduler netlist (:class:`rtl.scheduler.top.DystaScheduler`, nothing added) aga
 * handshakes of cycle ``k`` are logged with cycle ``k`` in the bit-exact model's records
   (:class:`sw_scheduler.bitexact.Decision`, :class:`~sw_scheduler.bitexact.Retirement`);
   the NPU identifies the request of a command by mirroring the task table (append on
-  accept, last entry moves into the retired slot on completion);
+  accept, last entry moves into the retired slot on completion); a completion belongs to
+  the request of the last command (one layer in flight), whose tag modulo
+  ``2**TAG_WIDTH`` must equal the payload's (tags wrap: runs of any length);
 * **fast-forward**: when a layer is in flight or the task table is empty, no handshake
   happened in cycles ``k - FF_SETTLE .. k`` and the next event (response due, or the next
   request's presentation if the table has room) is ``e > k + 1``, the harness writes the
@@ -24,11 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sw_scheduler.formats import TIME_WIDTH
-from sw_scheduler.timing import SCAN_OVERHEAD
+from sw_scheduler.timing import MAX_SCAN_OVERHEAD
 
 __all__ = ["FF_SETTLE", "SystemResult"]
 
-FF_SETTLE = SCAN_OVERHEAD + 3   # quiet cycles (no handshake) before the harness may jump
+FF_SETTLE = MAX_SCAN_OVERHEAD + 3   # quiet cycles (no handshake) before the harness may jump
 
 
 @dataclass
@@ -52,6 +54,9 @@ class SystemResult:
         Cycles with the NPU idle while requests were in the task table (scheduler overhead).
     npu_busy_cycles : int
         Sum of layer latencies.
+    full_cycles : int
+        Cycles (simulated or fast-forwarded) with the task table full (``n_active`` =
+        slots): the time the table back-pressured the host.
     """
 
     backend: str
@@ -63,6 +68,7 @@ class SystemResult:
     sim_cycles: int = 0
     decision_cycles: int = 0
     npu_busy_cycles: int = 0
+    full_cycles: int = 0
     wall_seconds: float = 0.0
     build_seconds: float = 0.0      # compiling the backend (0 when cached / pysim)
     counter_init: int = 0
@@ -82,6 +88,8 @@ class SystemResult:
             "decisions": len(self.decisions), "end_cycle": self.end_cycle,
             "sim_cycles": self.sim_cycles, "skipped_cycles": self.skipped_cycles,
             "decision_cycles": self.decision_cycles, "npu_busy_cycles": self.npu_busy_cycles,
+            "table_full_cycles": self.full_cycles,
+            "table_full_fraction": self.full_cycles / self.end_cycle if self.end_cycle else 0.0,
             "scheduler_overhead": (self.decision_cycles / self.npu_busy_cycles
                                    if self.npu_busy_cycles else 0.0),
             "wall_seconds": self.wall_seconds, "build_seconds": self.build_seconds,

@@ -14,7 +14,6 @@ the driver state every backend runs with the same contract:
 
 from __future__ import annotations
 
-from sw_scheduler import formats as F
 from sw_scheduler.bitexact import encode_request
 from sw_scheduler.records import Request
 
@@ -24,13 +23,13 @@ __all__ = ["RequestDriver", "hw_requests", "pack_request"]
 def hw_requests(requests, config) -> list[Request]:
     """``requests`` in offer order (arrival, then tag), each checked against ``config``.
 
+    Tags wrap (the hardware field holds ``tag mod 2**TAG_WIDTH``), so any run length fits.
     Raises ValueError naming the request, the field and the value that does not fit.
     """
     out = sorted(requests, key=lambda q: (q.arrival, q.tag))
     lut = config.lut
     for r in out:
-        for name, bits in (("tag", F.TAG_WIDTH), ("model_id", lut.model_bits),
-                           ("pattern_id", lut.pattern_bits)):
+        for name, bits in (("model_id", lut.model_bits), ("pattern_id", lut.pattern_bits)):
             v = getattr(r, name)
             if not 0 <= v < 1 << bits:
                 raise ValueError(f"request {r.tag}: field {name!r} = {v!r} does not fit "

@@ -79,8 +79,12 @@ def completions_for_metrics(res: SystemResult, requests) -> list[Completion]:
     """:class:`~sw_scheduler.records.Completion` list (finish = absolute cycle of the last
     layer-done, from the RTL's payload) for :func:`sim.metrics.compute_metrics`."""
     by_tag = {r.tag: r for r in requests}
-    return [Completion.of(by_tag[c.tag], res.finish_cycle(c.cycle, c.finish))
-            for c in res.completions]
+    start = {}
+    for d in res.decisions:
+        if d.layer == 0:
+            start.setdefault(d.tag, d.cycle)
+    return [Completion.of(by_tag[c.tag], res.finish_cycle(c.cycle, c.finish),
+                          start.get(c.tag, -1)) for c in res.completions]
 
 
 def bitexact_agreement(res: SystemResult, requests, images, npu, *, config=None,

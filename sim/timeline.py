@@ -26,8 +26,9 @@ def plot_timeline(res, requests, path, *, window=None, clock_hz: float = 200e6,
                   title: str = "") -> Path:
     """Write a PNG: one row per request (tag), one bar per layer run, coloured by model.
 
-    ``res`` is a :class:`sim.system.SystemResult`; ``requests`` the workload requests
-    (for model names and arrivals, drawn as ticks); ``window`` ``(start, end)`` cycles.
+    ``res`` is a :class:`sim.contract.SystemResult`; ``requests`` the workload requests
+    (arrivals drawn as ticks, deadlines as diamonds, red where the request finished late);
+    ``window`` ``(start, end)`` cycles.
     """
     lo, hi = window or timeline_window(res)
     by_tag = {r.tag: r for r in requests}
@@ -51,6 +52,14 @@ def plot_timeline(res, requests, path, *, window=None, clock_hz: float = 200e6,
     if arr:
         ax.plot(*zip(*arr), linestyle="none", marker="|", color="black", markersize=7,
                 label="arrival")
+    fin = {c.tag: c.finish_cycle for c in res.completions}
+    for late, colour_, label in ((False, "green", "deadline (met)"),
+                                 (True, "red", "deadline (missed)")):
+        pts = [(by_tag[t].deadline * ms, row[t]) for t in tags
+               if lo <= by_tag[t].deadline < hi and (fin.get(t, hi) > by_tag[t].deadline) == late]
+        if pts:
+            ax.plot(*zip(*pts), linestyle="none", marker="D", color=colour_, markersize=3.5,
+                    label=label)
     ax.set_xlim(lo * ms, hi * ms)
     ax.set_yticks(range(len(tags)), [str(t) for t in tags], fontsize=6)
     ax.set_xlabel("time (ms)")

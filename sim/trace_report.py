@@ -9,7 +9,14 @@ reads every variant below ``root`` (whatever is there) and writes
   pruned outputs' drift from the dense model;
 * ``img/benchmark_<model>.png``: per-layer output density across inputs (box plots),
   dense model: the evidence that sparsity is input-dependent;
-* ``img/benchmark_cycles.png``: end-to-end cycles per pattern, relative to dense.
+* ``img/benchmark_cycles.png``: end-to-end cycles per pattern, relative to dense;
+* the coefficient of variation (CV) of the end-to-end cycles of every variant, the
+  natural-size variants (per-sample shapes) and the int8-zero variants beside their
+  exact-zero ones (densities and cycles side by side).
+
+Densities are per sample: a layer's operand size is its rows that sample x ``K`` x
+``groups`` and its output size scales with the sample's rows and columns (natural-size
+traces, ``docs/trace_format.md``).
 """
 
 from __future__ import annotations
@@ -22,13 +29,13 @@ import numpy as np
 from rtl.accelerator.cycle_model import variant_cycles
 from sw_scheduler.formats import DEFAULT_CLOCK_HZ as CLOCK_HZ
 from sw_scheduler.formats import DEFAULT_LANES as REF_LANES
-from traces.format import TRACE_ROOT, load_set
+from traces.format import DAMAGED_DRIFT, TRACE_ROOT, load_set
 
 __all__ = ["main", "variant_stats", "write_report"]
 
 REPO = TRACE_ROOT.parent
-PATTERN_ORDER = ("dense", "unstructured50", "unstructured75", "block50", "block75",
-                 "channel50", "channel75")
+PATTERN_ORDER = ("dense", "dense_int8", "native", "native_int8", "unstructured50",
+                 "unstructured75", "block50", "block75", "channel50", "channel75")
 
 
 def _order(p: str) -> tuple:
@@ -42,10 +49,12 @@ def _e2e(v):
 
 def variant_stats(v) -> dict:
     """Summary numbers of one variant (see the module docstring)."""
-    size_in = np.array([lay.M * lay.K * lay.groups for lay in v.layers], dtype=np.float64)
-    size_out = np.array([lay.out_size for lay in v.layers], dtype=np.float64)
-    d_in = v.in_nnz / size_in                 # [S, L]
-    d_out = v.out_nnz / size_out
+    rows, cols = v.sample_rows(), v.sample_cols()
+    lay_k = np.array([[lay.K * lay.groups for lay in v.layers]], dtype=np.float64)
+    lay_mn = np.array([[lay.M * lay.N for lay in v.layers]], dtype=np.float64)
+    lay_out = np.array([[lay.out_size for lay in v.layers]], dtype=np.float64)
+    d_in = v.in_nnz / (rows * lay_k)                             # [S, L]
+    d_out = v.out_nnz / (lay_out * rows * cols / lay_mn)
     e2e = _e2e(v).astype(np.float64)
     wsize = np.array([lay.groups * lay.K * lay.N for lay in v.layers], dtype=np.float64)
     drift = v.source.get("output_drift", {}) if isinstance(v.source, dict) else {}
@@ -59,7 +68,8 @@ def variant_stats(v) -> dict:
         "out_layer_std": float(d_out.std(axis=0).mean()),
         "cyc_mean": float(e2e.mean()), "cyc_std": float(e2e.std()),
         "cyc_min": float(e2e.min()), "cyc_max": float(e2e.max()),
-        "drift": drift.get("mean"),
+        "cv": float(e2e.std() / e2e.mean()),
+        "drift": drift.get("mean"), "damaged": v.damaged,
         "kinds": sorted({lay.kind for lay in v.layers}),
     }
 
@@ -73,7 +83,9 @@ def _plot_layers(model: str, v, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    d = v.out_nnz / np.array([lay.out_size for lay in v.layers], dtype=np.float64)
+    lay_mn = np.array([[lay.M * lay.N for lay in v.layers]], dtype=np.float64)
+    lay_out = np.array([[lay.out_size for lay in v.layers]], dtype=np.float64)
+    d = v.out_nnz / (lay_out * v.sample_rows() * v.sample_cols() / lay_mn)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.12 * v.n_layers + 2), 3.2))
     ax.boxplot(d, widths=0.6, showfliers=True, flierprops={"markersize": 2})
     ax.set_xticks(range(1, v.n_layers + 1, max(1, v.n_layers // 20)))
@@ -116,6 +128,69 @@ def _plot_cycles(models: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _natural_section(models, natural) -> list[str]:
+    lines = ["## Inputs of natural size", "",
+             ("Texts at their real token count (no padding) and text lines at their real "
+              "width: each sample runs its own rows (and, for `Q @ K^T`, columns) per layer "
+              "(the trace's `rows` / `cols`); `shape` is the input size a host knows at "
+              "arrival."), "",
+             "| model | pattern | shape | shape min..max | Mcycles mean [min, max] | CV |",
+             "|---|---|---|---|---|---|"]
+    for m in natural:
+        for p in sorted(models[m], key=_order):
+            v = models[m][p]
+            e2e = _e2e(v).astype(np.float64)
+            lines.append(f"| {m} | {p} | {v.shape_unit} | {v.shape.min()}..{v.shape.max()} "
+                         f"| {_fmt_cyc(e2e.mean())} [{_fmt_cyc(e2e.min())}, "
+                         f"{_fmt_cyc(e2e.max())}] | {100 * e2e.std() / e2e.mean():.1f} % |")
+    return lines + [""]
+
+
+def _int8_section(models, st_all) -> list[str]:
+    rows = []
+    for m in sorted(models):
+        for p8 in sorted(models[m], key=_order):
+            p = p8.removesuffix("_int8")
+            if p8 == p or p not in models[m]:
+                continue
+            a, b = st_all[m][p], st_all[m][p8]
+            rows.append(
+                f"| {m} | {p} | {a['in_mean']:.3f} / {b['in_mean']:.3f} "
+                f"| {a['out_mean']:.3f} / {b['out_mean']:.3f} "
+                f"| {a['w_density']:.3f} / {b['w_density']:.3f} "
+                f"| {_fmt_cyc(a['cyc_mean'])} / {_fmt_cyc(b['cyc_mean'])} "
+                f"| {100 * (1 - b['cyc_mean'] / a['cyc_mean']):.1f} % "
+                f"| {100 * a['cv']:.1f} / {100 * b['cv']:.1f} % |")
+    if not rows:
+        return []
+    return ["## int8 zeros vs exact zeros", "",
+            ("The datapath multiplies int8 codes: a value below half its tensor's scale is a "
+             "zero it skips. `<pattern>_int8` variants count the zeros of "
+             "`clip(round(x / s), -127, 127)`, symmetric: one scale `s = max|x| / 127` per "
+             "activation tensor (operands, outputs) calibrated on the even-indexed samples, "
+             "weights per output channel; the float model runs unchanged "
+             "(`traces/SOURCES.md`). Each cell: exact zeros / int8 zeros."), "",
+            ("| model | pattern | in dens | out dens | w dens | Mcycles | cycles cut "
+             "| CV |"),
+            "|---|---|---|---|---|---|---|---|", *rows, ""]
+
+
+def _damaged_section(models, st_all) -> list[str]:
+    bad = {m: [p for p in sorted(models[m], key=_order) if st_all[m][p]["damaged"]]
+           for m in sorted(models)}
+    n_pruned = sum(1 for m in models for p in models[m] if st_all[m][p]["drift"] is not None
+                   and p != "dense")
+    lines = ["## Damaged variants", "",
+             (f"Pruned without fine-tuning, a variant is *damaged* when the mean relative L2 "
+              f"drift of its outputs from the dense model's exceeds {DAMAGED_DRIFT} "
+              f"(`traces.format.DAMAGED_DRIFT`): {sum(map(len, bad.values()))} of "
+              f"{n_pruned} pruned variants. Scenarios list them per model (`damaged`, "
+              f"`docs/workloads.md`)."), "",
+             "| model | damaged patterns |", "|---|---|"]
+    lines += [f"| {m} | {', '.join(ps)} |" for m, ps in bad.items() if ps]
+    return lines + [""]
+
+
 def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
                  img=REPO / "docs" / "img") -> Path:
     """Write the report and plots for every variant below ``root``; return the .md path."""
@@ -143,57 +218,75 @@ def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
         "averaged over layers, mean +- std across samples; *layer std*: std across inputs of a "
         "layer's output density, averaged over layers (how input-dependent it is); "
         "*Mcycles*: end-to-end cycles per inference, mean +- std [min, max] across samples; "
-        "*speed-up*: dense mean / variant mean; *drift*: mean relative L2 distance of the "
-        "pruned model's outputs from the dense model's on the same inputs (no fine-tuning)."),
+        "*CV*: their coefficient of variation (std / mean) across samples; "
+        "*speed-up*: dense (or native) mean / variant mean; *drift*: mean relative L2 "
+        "distance of the pruned model's outputs from the dense model's on the same inputs "
+        f"(no fine-tuning), *damaged* above {DAMAGED_DRIFT}. Patterns: `dense` (as shipped), "
+        "`native` (shipped sparse by its authors), pruned `<family><level>`, and "
+        "`<pattern>_int8` (zeros of the int8 codes)."),
         "",
     ]
+    st_all = {m: {p: variant_stats(v) for p, v in pv.items()} for m, pv in models.items()}
+
+    def ref_of(m):                   # the model as shipped: dense, or its native sparsity
+        return next((p for p in ("dense", "native") if p in models[m]), None)
+
     lines += ["## Summary", "",
-              ("| model | layers | samples | patterns | dense out dens | dense Mcycles "
-              "| dense CV | pruned Mcycles (min..max of pattern means) |"),
-              "|---|---|---|---|---|---|---|---|"]
+              ("| model | layers | samples | patterns | shipped | out dens | Mcycles "
+              "| CV | other patterns' Mcycles (min..max of means) |"),
+              "|---|---|---|---|---|---|---|---|---|"]
     for m in sorted(models):
-        st = {p: variant_stats(v) for p, v in models[m].items()}
-        d = st.get("dense")
-        pr = [s["cyc_mean"] for p, s in st.items() if p != "dense"]
+        st = st_all[m]
+        r = ref_of(m)
+        d = st.get(r)
+        pr = [x["cyc_mean"] for p, x in st.items() if p != r]
         any_s = next(iter(st.values()))
         lines.append(
-            f"| {m} | {any_s['layers']} | {any_s['samples']} | {len(st)} "
-            f"| {d['out_mean']:.3f} | {_fmt_cyc(d['cyc_mean'])} "
-            f"| {100 * d['cyc_std'] / d['cyc_mean']:.1f} % "
+            f"| {m} | {any_s['layers']} | {any_s['samples']} | {len(st)} | {r} "
+            f"| {d['out_mean']:.3f} | {_fmt_cyc(d['cyc_mean'])} | {100 * d['cv']:.1f} % "
             f"| {_fmt_cyc(min(pr)) + '..' + _fmt_cyc(max(pr)) if pr else '-'} |"
             if d else f"| {m} | {any_s['layers']} | {any_s['samples']} | {len(st)} "
-                      f"| - | - | - | - |")
+                      f"| - | - | - | - | - |")
     lines.append("")
-    cv = {m: variant_stats(models[m]["dense"]) for m in models if "dense" in models[m]}
-    cv = {m: (s["cyc_std"] / s["cyc_mean"], s["out_layer_std"]) for m, s in cv.items()}
-    dep = sorted(m for m, (c, _) in cv.items() if c >= 0.002)
-    flat = sorted(m for m, (c, _) in cv.items() if c < 0.002)
+    cv = {m: st_all[m][ref_of(m)] for m in models if ref_of(m)}
+    natural = sorted(m for m in models if next(iter(models[m].values())).shape is not None)
+    fixed = {m: x for m, x in cv.items() if m not in natural}
+    dep = sorted(m for m, x in fixed.items() if x["cv"] >= 0.002)
+    flat = sorted(m for m, x in fixed.items() if x["cv"] < 0.002)
     lines += [
-        "Input dependence (dense models): end-to-end cycles vary across inputs by a "
-        "coefficient of variation >= 0.2 % for " + (", ".join(dep) or "none")
-        + " (std across inputs of a layer's output density, mean over layers: up to "
-        + (f"{max(cv[m][1] for m in dep):.3f}" if dep else "-") + "); "
+        "Input dependence (models as shipped, fixed input size): end-to-end cycles vary "
+        "across inputs by a coefficient of variation >= 0.2 % for " + (", ".join(dep) or "none")
+        + " (at most " + (f"{100 * max(fixed[m]['cv'] for m in dep):.1f} %" if dep else "-")
+        + "; std across inputs of a layer's output density, mean over layers: up to "
+        + (f"{max(fixed[m]['out_layer_std'] for m in dep):.3f}" if dep else "-") + "); "
         "below 0.2 % for " + (", ".join(flat) or "none")
         + ". Models whose activations have no exact zeros (PReLU, GELU, linear outputs) "
-        "show little or no dynamic sparsity: it is model-dependent, as measured.", ""]
+        "show little or no dynamic sparsity: it is model-dependent, as measured. "
+        "Inputs of natural size (" + (", ".join(natural) or "none") + ") vary by "
+        + (" / ".join(f"{100 * cv[m]['cv']:.0f} %" for m in natural) or "-")
+        + ": the input's size, not its activation sparsity, is the large input-dependent "
+        "term.", ""]
+    lines += _natural_section(models, natural) + _int8_section(models, st_all)
+    lines += _damaged_section(models, st_all)
     for m in sorted(models):
         pats = sorted(models[m], key=_order)
         any_v = models[m][pats[0]]
-        st0 = variant_stats(any_v)
-        dense_c = variant_stats(models[m]["dense"])["cyc_mean"] if "dense" in models[m] else None
+        st0 = st_all[m][pats[0]]
+        r = ref_of(m)
+        dense_c = st_all[m][r]["cyc_mean"] if r else None
         lines += [f"## {m}", "",
-                  (f"{st0['layers']} layers ({', '.join(st0['kinds'])}), {st0['samples']} samples; "
-                  f"source: {any_v.source.get('package', '?')} "
-                  f"{any_v.source.get('version', '')}."), ""]
-        dense_n = (variant_stats(models[m]["dense"])["columns"] if "dense" in models[m]
-                   else None)
-        lines += [("| pattern | w dens | cols | in dens | out dens | layer std | Mcycles | ms "
-                  "| speed-up | drift |"),
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  (f"{st0['layers']} layers ({', '.join(st0['kinds'])}), {st0['samples']} "
+                   f"samples; source: {any_v.source.get('package', '?')} "
+                   f"{any_v.source.get('version', '')}."), ""]
+        dense_n = st_all[m][r]["columns"] if r else None
+        lines += [("| pattern | w dens | cols | in dens | out dens | layer std | Mcycles "
+                  "| CV | ms | speed-up | drift |"),
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for p in pats:
-            s = variant_stats(models[m][p])
+            s = st_all[m][p]
             sp = f"{dense_c / s['cyc_mean']:.2f}" if dense_c else "-"
-            dr = f"{s['drift']:.3f}" if s["drift"] is not None else "-"
+            dr = (f"{s['drift']:.3f}" + (" damaged" if s["damaged"] else "")
+                  if s["drift"] is not None else "-")
             cols = f"{s['columns'] / dense_n:.2f}" if dense_n else "-"
             lines.append(
                 f"| {p} | {s['w_density']:.3f} | {cols} "
@@ -201,8 +294,9 @@ def write_report(root=TRACE_ROOT / "data", out=REPO / "docs" / "benchmark.md",
                 f"| {s['out_mean']:.3f} +- {s['out_std']:.3f} | {s['out_layer_std']:.3f} "
                 f"| {_fmt_cyc(s['cyc_mean'])} +- {_fmt_cyc(s['cyc_std'])} "
                 f"[{_fmt_cyc(s['cyc_min'])}, {_fmt_cyc(s['cyc_max'])}] "
+                f"| {100 * s['cv']:.1f} % "
                 f"| {1e3 * s['cyc_mean'] / CLOCK_HZ:.1f} | {sp} | {dr} |")
-        ref = models[m].get("dense", any_v)
+        ref = models[m].get(r, any_v) if r else any_v
         png = img / f"benchmark_{m}.png"
         _plot_layers(m, ref, png)
         lines += ["", f"![{m} per-layer density]({(rel / png.name).as_posix()})", ""]

@@ -16,10 +16,15 @@ Requests: Poisson arrivals (cycles, seeded), model by weight, pattern uniformly 
 model's list, priority uniformly from its list, sample uniformly from the held-out ones,
 ``deadline = arrival + round(slo * iso[m, p])`` where ``iso`` is the variant's mean
 isolated cycles over its profiling samples (:meth:`StaticTables.deadline`).
+
+Load: :meth:`Workload.capacity_rate` is the rate that keeps the accelerator busy on
+average (``clock_hz / E[iso]``); a load ``x`` is the rate ``x * capacity_rate()``.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 import zlib
 from dataclasses import dataclass, field
@@ -28,21 +33,50 @@ from pathlib import Path
 import numpy as np
 
 from rtl.accelerator.cycle_model import variant_cycles
-from sw_scheduler.formats import DEFAULT_LANES
+from sw_scheduler.formats import DEFAULT_LANES, PRIORITY_LEVELS
 from sw_scheduler.records import Request
 from sw_scheduler.static import StaticTables, variant_stats
 from traces.format import TRACE_ROOT, TraceError, Variant, check_fields, load_variant
 
+from .protocols import PAPER_SAMPLES, Protocol, get_protocol
+
 __all__ = [
+    "LIMITS",
     "WORKLOAD_DIRS",
     "ModelSpec",
     "Workload",
+    "check_value",
     "default_workload",
     "load_workload",
     "resolve_workload",
 ]
 
 WORKLOAD_DIRS = (TRACE_ROOT / "workloads", TRACE_ROOT / "fixtures" / "workloads")
+# Finite ranges the simulators honour (checked at load time and on the command line):
+# field -> (min, max), both inclusive.
+LIMITS = {
+    "clock_hz": (1_000, 10**10),
+    "num_requests": (1, 10**6),
+    "seed": (0, 2**63 - 1),
+    "rate": (1e-3, 1e7),            # requests per second
+    "slo": (1e-2, 1e4),             # SLO multiplier
+    "weight": (1e-9, 1e9),
+    "load": (1e-3, 100.0),          # fraction of the accelerator's capacity
+}
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_HORIZON = 2**60                 # cycles: arrivals must stay far inside int64
+
+
+def check_value(where: str, field: str, v, kind=None) -> None:
+    """TraceError naming ``where``, ``field`` and ``v`` unless ``v`` is a finite number in
+    ``LIMITS[field]`` (an int if ``kind is int``); a bool is never a number."""
+    lo, hi = LIMITS[field]
+    ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+          and lo <= v <= hi and (kind is not int or isinstance(v, int)))
+    if not ok:
+        what = "an integer" if kind is int else "a finite number"
+        raise TraceError(f"{where}: field {field!r} must be {what} in [{lo:g}, {hi:g}], "
+                         f"got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +85,7 @@ class ModelSpec:
     patterns: tuple[str, ...]
     weight: float
     priorities: tuple[int, ...]
+    damaged: tuple[str, ...] = ()    # patterns whose outputs drift too far from dense
 
 
 # TOML field -> (type, required)
@@ -61,7 +96,7 @@ _TOP = {
     "slo_multipliers": (list, True), "models": (list, True),
 }
 _MODEL = {"name": (str, True), "patterns": (list, True), "weight": ((int, float), True),
-          "priorities": (list, True)}
+          "priorities": (list, True), "damaged": (list, False)}
 
 
 def _positive_list(where, name, v, kind):
@@ -109,6 +144,12 @@ class Workload:
     variants: dict
     lanes: int = DEFAULT_LANES
     cycles: dict = field(default_factory=dict)   # (model, pattern) -> [S, L] at ``lanes``
+    protocol: str = "fair"                       # sim.protocols: split, deadlines, tables
+    shape_buckets: int = 0          # > 1: static entries per input-size bucket (host-known)
+
+    @property
+    def rules(self) -> Protocol:
+        return get_protocol(self.protocol)
 
     def variant(self, model: str, pattern: str) -> Variant:
         return self.variants[(model, pattern)]
@@ -118,8 +159,14 @@ class Workload:
         return self.cycles[(model, pattern)]
 
     def split(self, model: str, pattern: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(profiling, held_out)`` sample indices of a variant (seeded permutation)."""
+        """``(profiling, held_out)`` sample indices of a variant.
+
+        ``fair``: a seeded permutation split by ``profile_fraction``; ``paper``: profiling
+        on every sample, requests from the first ``PAPER_SAMPLES`` samples.
+        """
         v = self.variant(model, pattern)
+        if not self.rules.split_samples:
+            return np.arange(v.n_samples), np.arange(min(PAPER_SAMPLES, v.n_samples))
         key = zlib.crc32(f"{model}/{pattern}".encode())
         perm = np.random.default_rng([self.seed, key]).permutation(v.n_samples)
         n_prof = round(self.profile_fraction * v.n_samples)
@@ -132,16 +179,51 @@ class Workload:
     def held_out_samples(self, model: str, pattern: str) -> np.ndarray:
         return self.split(model, pattern)[1]
 
+    def shape_keys(self, model: str, pattern: str) -> np.ndarray | None:
+        """Static-table key of every sample when ``shape_buckets > 1`` and the variant stores
+        the input size a host knows at arrival (``shape``): ``"<pattern>@<bucket>"``, buckets
+        by quantiles of the profiling samples' sizes; None otherwise (one key per variant)."""
+        v = self.variant(model, pattern)
+        if self.shape_buckets < 2 or v.shape is None:
+            return None
+        prof = v.shape[self.profile_samples(model, pattern)]
+        q = np.arange(1, self.shape_buckets) / self.shape_buckets
+        edges = np.unique(np.quantile(prof, q))
+        b = np.searchsorted(edges, v.shape, side="right")
+        return np.array([f"{pattern}@{i}" for i in b])
+
     def static_tables(self, **kw) -> StaticTables:
-        """Static tables from the profiling samples (model ids in workload order)."""
+        """Static tables from the profiling samples (model ids in workload order).
+
+        With shape buckets, a variant also gets one entry per input-size bucket (from that
+        bucket's profiling samples); the variant's own entry stays (deadlines use it).
+        """
         stats = {}
         for spec in self.models:
             for p in spec.patterns:
                 v = self.variant(spec.name, p)
-                stats[(spec.name, p)] = variant_stats(
-                    v, self.variant_cycles(spec.name, p), self.profile_samples(spec.name, p))
+                cyc, prof = self.variant_cycles(spec.name, p), self.profile_samples(spec.name, p)
+                stats[(spec.name, p)] = variant_stats(v, cyc, prof)
+                keys = self.shape_keys(spec.name, p)
+                if keys is not None:
+                    for k in sorted(set(keys[prof])):
+                        stats[(spec.name, k)] = variant_stats(v, cyc, prof[keys[prof] == k])
         return StaticTables.build(stats, [m.name for m in self.models], clock_hz=self.clock_hz,
                                   **kw)
+
+    def capacity_rate(self, tables: StaticTables | None = None) -> float:
+        """Arrival rate (req/s) that keeps the accelerator 100 % busy on average.
+
+        ``clock_hz / E[iso]``: ``E`` over the model mix weights and a uniform pattern choice
+        (as :meth:`requests` draws them), ``iso`` the mean isolated cycles of the static
+        tables at this workload's lanes. ``load x capacity_rate()`` is the rate of a load.
+        """
+        tables = tables or self.static_tables()
+        w = sum(m.weight for m in self.models)
+        e_iso = sum(m.weight / w * float(np.mean([tables.get(m.name, p).iso
+                                                  for p in m.patterns]))
+                    for m in self.models)
+        return self.clock_hz / e_iso
 
     def requests(self, *, rate: float | None = None, slo: float | None = None,
                  n: int | None = None, seed: int | None = None,
@@ -154,9 +236,13 @@ class Workload:
         slo = self.slo_multipliers[0] if slo is None else float(slo)
         n = self.num_requests if n is None else int(n)
         seed = self.seed if seed is None else int(seed)
-        for name, v in (("rate", rate), ("slo", slo), ("n", n)):
-            if not v > 0:
-                raise ValueError(f"{self.path}: {name} must be positive, got {v!r}")
+        check_value(f"{self.path}", "rate", rate)
+        check_value(f"{self.path}", "slo", slo)
+        check_value(f"{self.path}", "num_requests", n, int)
+        check_value(f"{self.path}", "seed", seed, int)
+        if n * self.clock_hz / rate > MAX_HORIZON:
+            raise TraceError(f"{self.path}: rate {rate!r}/s for {n} requests at "
+                             f"{self.clock_hz} Hz spans more than 2**60 cycles")
         tables = tables or self.static_tables()
         rng = np.random.default_rng([seed, 0x5D5])
         gaps = rng.exponential(self.clock_hz / rate, size=n)
@@ -165,6 +251,15 @@ class Workload:
         midx = rng.choice(len(self.models), size=n, p=w / w.sum())
         held = {(m.name, p): self.held_out_samples(m.name, p)
                 for m in self.models for p in m.patterns}
+        keys = {(m.name, p): self.shape_keys(m.name, p) for m in self.models for p in m.patterns}
+        if self.rules.slo_per_variant:
+            def deadline(m, p, arr):
+                return tables.deadline(m, p, arr, slo)
+        else:
+            model_iso = {m.name: tables.model_iso(m.name, m.patterns) for m in self.models}
+
+            def deadline(m, p, arr):
+                return int(arr + round(slo * model_iso[m]))
         out = []
         for tag in range(n):
             spec = self.models[midx[tag]]
@@ -175,22 +270,30 @@ class Workload:
             v = self.variant(spec.name, pat)
             cyc = self.cycles[(spec.name, pat)]
             arr = int(arrivals[tag])
+            k = keys[(spec.name, pat)]
+            key = pat if k is None or (spec.name, k[s]) not in tables.stats else str(k[s])
             out.append(Request(
-                tag=tag, model=spec.name, pattern=pat, model_id=tables.model_id(spec.name),
-                pattern_id=tables.pattern_id(pat), sample=v.samples[s], arrival=arr,
-                deadline=tables.deadline(spec.name, pat, arr, slo), priority=int(prio),
+                tag=tag, model=spec.name, pattern=key, model_id=tables.model_id(spec.name),
+                pattern_id=tables.pattern_id(key), sample=v.samples[s], arrival=arr,
+                deadline=deadline(spec.name, pat, arr), priority=int(prio),
                 cycles=tuple(int(c) for c in cyc[s]),
                 out_nnz=tuple(int(c) for c in v.out_nnz[s])))
         return out
 
 
-def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES) -> Workload:
+def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES,
+                  protocol: str = "fair", shape_buckets: int = 0) -> Workload:
     """Load, validate and attach traces; raise :class:`TraceError` on any defect.
 
     ``trace_root`` overrides the directory the ``traces`` field is relative to
     (default: the ``traces`` package directory); ``lanes`` is the datapath lane count the
-    cycles are computed for (each trace must store work counts for it).
+    cycles are computed for (each trace must store work counts for it); ``protocol`` the
+    comparison rules (:mod:`sim.protocols`); ``shape_buckets`` > 1 gives variants that store
+    the input size known at arrival one static entry per size bucket (:meth:`shape_keys`).
     """
+    get_protocol(protocol)
+    if not isinstance(shape_buckets, int) or not 0 <= shape_buckets <= 64:
+        raise TraceError(f"shape_buckets must be an int in 0..64, got {shape_buckets!r}")
     path = resolve_workload(name_or_path)
     f = str(path)
     try:
@@ -200,14 +303,18 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES) 
     except UnicodeDecodeError as e:
         raise TraceError(f"{f}: not UTF-8 text ({e})") from None
     check_fields(f, doc, _TOP, strict=True)
-    for k in ("clock_hz", "num_requests"):
-        if doc[k] <= 0:
-            raise TraceError(f"{f}: field {k!r} must be positive, got {doc[k]!r}")
+    if not _NAME_RE.fullmatch(doc["name"]):
+        raise TraceError(f"{f}: field 'name' = {doc['name']!r} must be letters, digits, "
+                         "'_', '-', '.' (it names the output folder)")
+    for k in ("clock_hz", "num_requests", "seed"):
+        check_value(f, k, doc[k], int)
     if not 0 < doc["profile_fraction"] < 1:
         raise TraceError(f"{f}: field 'profile_fraction' must be in (0, 1), "
                          f"got {doc['profile_fraction']!r}")
-    for k in ("rates", "slo_multipliers"):
+    for k, lim in (("rates", "rate"), ("slo_multipliers", "slo")):
         _positive_list(f, k, doc[k], (int, float))
+        for x in doc[k]:
+            check_value(f"{f}: field {k!r}", lim, x)
     if not doc["models"]:
         raise TraceError(f"{f}: field 'models' is empty")
     root = Path(trace_root) if trace_root is not None else TRACE_ROOT
@@ -228,13 +335,20 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES) 
             known = sorted(d.name for d in tdir.iterdir() if d.is_dir())
             raise TraceError(f"{where}: field 'name' = {name!r}: unknown model in trace set "
                              f"{doc['traces']!r} (known: {', '.join(known)})")
-        if m["weight"] <= 0:
-            raise TraceError(f"{where}: field 'weight' must be positive, got {m['weight']!r}")
+        check_value(where, "weight", m["weight"])
         pats = m["patterns"]
         if not pats or not all(isinstance(p, str) for p in pats) or len(set(pats)) != len(pats):
             raise TraceError(f"{where}: field 'patterns' must be a non-empty list of unique "
                              f"strings, got {pats!r}")
         _positive_list(where, "priorities", m["priorities"], int)
+        bad = [x for x in m["priorities"] if x not in PRIORITY_LEVELS]
+        if bad:
+            raise TraceError(f"{where}: field 'priorities' value {bad[0]!r} is not one of the "
+                             f"levels the hardware encodes {PRIORITY_LEVELS}")
+        damaged = m.get("damaged", [])
+        if not all(isinstance(p, str) and p in pats for p in damaged):
+            raise TraceError(f"{where}: field 'damaged' = {damaged!r} must be a subset of "
+                             f"'patterns' {pats!r}")
         for p in pats:
             vp = tdir / name / f"{p}.npz"
             if not vp.is_file():
@@ -250,12 +364,13 @@ def load_workload(name_or_path, trace_root=None, *, lanes: int = DEFAULT_LANES) 
                                  "at least 2 (profiling + held-out)")
             variants[(name, p)] = v
         models.append(ModelSpec(name=name, patterns=tuple(pats), weight=float(m["weight"]),
-                                priorities=tuple(m["priorities"])))
+                                priorities=tuple(m["priorities"]), damaged=tuple(damaged)))
     return Workload(path=path, name=doc["name"], description=doc.get("description", ""),
                     traces=doc["traces"], clock_hz=doc["clock_hz"],
                     num_requests=doc["num_requests"], seed=doc["seed"],
                     profile_fraction=float(doc["profile_fraction"]),
                     rates=tuple(float(r) for r in doc["rates"]),
                     slo_multipliers=tuple(float(s) for s in doc["slo_multipliers"]),
-                    models=tuple(models), variants=variants, lanes=lanes,
+                    models=tuple(models), variants=variants, lanes=lanes, protocol=protocol,
+                    shape_buckets=shape_buckets,
                     cycles={k: variant_cycles(v, lanes) for k, v in variants.items()})

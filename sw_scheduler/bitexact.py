@@ -1,24 +1,28 @@
-"""Bit-exact model of the Dysta hardware scheduler (``rtl/scheduler``): arithmetic and timing.
+"""Bit-exact model of the hardware scheduler (``rtl/scheduler``): arithmetic and timing.
 
 Given the same stimulus (request offers at cycles, NPU latency and non-zero count per
 command) :class:`BitExactScheduler` produces the same decisions (slot, cycle), the same
-accepts and the same completions as the RTL. Cycles are absolute (0 = first cycle after
-reset); the hardware counter reads ``(counter_init + cycle) mod 2**time_width``.
+accepts and the same completions as the RTL, for every hardware policy
+(:mod:`sw_scheduler.hw_policies`). Cycles are absolute (0 = first cycle after reset); the
+hardware counter reads ``(counter_init + cycle) mod 2**time_width``.
 
-Timing contract (see ``docs/scheduler_rtl.md``), with ``n`` active requests:
+Timing contract (see ``docs/scheduler_rtl.md``, depths from :mod:`sw_scheduler.timing`),
+with ``n`` active requests:
 
 * a request is accepted in the first cycle ``>=`` its offer cycle (and after the previous
   accept) in which the scheduler is IDLE (table empty) or RUN (a layer in flight) and the
-  table is not full; it is appended at slot ``n`` with ``last_run`` = counter at accept;
-* IDLE + accept at ``a`` -> SCAN starts at ``a + 1``; a SCAN starting at ``c`` scores all
+  table is not full; it is appended at slot ``n`` with ``arrival``, ``last_run`` and
+  ``vstart`` = counter at accept;
+* IDLE + accept at ``a`` -> SCAN starts at ``a + 1``; a SCAN starting at ``c`` ranks all
   ``n`` entries with ``t`` = counter at ``c`` and issues the command at
-  ``c + n + SCAN_OVERHEAD`` (the NPU is assumed ready: handshake in that cycle);
-* the NPU response is accepted at ``T = cmd + latency`` (latency >= 1); the next SCAN
-  starts at ``T + RESUME_DELAY`` and scores the entry already updated (the predictor
-  pipeline runs under the SCAN); if that was the last layer (no predictor update), the
-  completion (finish = counter at ``T``) goes out at ``T + 2`` (RET; the host is assumed
-  ready), the last table entry moves into the freed slot and the next SCAN (or IDLE, if
-  empty) starts at ``T + 3``.
+  ``c + n + scan_overhead(policy)`` (the NPU is assumed ready: handshake in that cycle);
+* the NPU response is accepted at ``T = cmd + latency`` (latency >= 1); after a non-final
+  layer the next SCAN starts at ``T + resume_delay(policy uses gamma)`` and ranks the entry
+  already updated (layer + 1, ``last_run`` = counter at ``T``, ``vstart`` += counter at
+  ``T`` - ``t`` of the deciding SCAN, gamma from the predictor); after the last layer the
+  completion (finish = counter at ``T``) goes out at ``T + COMPLETION_DELAY`` (the host is
+  assumed ready), the last table entry moves into the freed slot and the next SCAN (or
+  IDLE, if empty) starts at ``T + RETIRE_DELAY``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from . import formats as F
-from .hw_policies import dysta_score, hw_policy
+from .hw_policies import hw_policy
 from .records import Request
 from .reference.core import Policy
-from .timing import COMPLETION_DELAY, RESUME_DELAY, RETIRE_DELAY, SCAN_OVERHEAD
+from .timing import COMPLETION_DELAY, RETIRE_DELAY, resume_delay, scan_overhead
 
 __all__ = [
+    "BitExactPolicy",
     "BitExactScheduler",
     "Decision",
     "DystaBitExactPolicy",
@@ -71,16 +76,20 @@ def predict(variant: str, gamma: int, gamma_sum: int, count: int, nnz: int, inv_
 
 
 def encode_request(r: Request, time_width: int) -> dict:
-    """The hardware request fields of ``r``: ids, wrapped deadline, priority index.
+    """The hardware request fields of ``r``: wrapped tag and deadline, ids, priority index.
 
-    Raises ValueError naming the request and the field that the hardware cannot encode.
+    The tag field holds ``tag mod 2**TAG_WIDTH`` (hosts match a completion to the running
+    request, so tags wrap freely; see docs/scheduler_rtl.md). Raises ValueError naming the
+    request and the field that the hardware cannot encode.
     """
+    if not isinstance(r.tag, int) or r.tag < 0:
+        raise ValueError(f"request {r.tag!r}: field 'tag' = {r.tag!r} is not an int >= 0")
     if r.priority not in F.PRIORITY_LEVELS:
         raise ValueError(f"request {r.tag}: field 'priority' = {r.priority!r} is not one "
                          f"of the hardware levels {F.PRIORITY_LEVELS}")
     if r.arrival < 0:
         raise ValueError(f"request {r.tag}: field 'arrival' = {r.arrival!r} is negative")
-    return {"tag": r.tag, "model": r.model_id, "pattern": r.pattern_id,
+    return {"tag": r.tag % (1 << F.TAG_WIDTH), "model": r.model_id, "pattern": r.pattern_id,
             "deadline": r.deadline % (1 << time_width),
             "priority": F.PRIORITY_LEVELS.index(r.priority)}
 
@@ -121,6 +130,7 @@ class BitExactScheduler:
     Parameters
     ----------
     config : rtl.scheduler.layouts.SchedulerConfig
+        Its ``policy`` picks the key (:mod:`sw_scheduler.hw_policies`) and the timing.
     images : LutImages
         LUT contents (same layout as ``config.lut``).
     """
@@ -132,20 +142,25 @@ class BitExactScheduler:
         self.images = images
         self.recip = F.recip_table(config.recip_depth)
         self.policy = hw_policy(config.policy)
+        self.scan_overhead = scan_overhead(config.policy)
+        self.resume_delay = resume_delay(self.policy.gamma)
 
     def now(self, cycle: int) -> int:
         return (self.cfg.counter_init + cycle) % self.cfg.time_mod
 
-    def _scores(self, table: list[dict], t: int) -> list[int]:
+    def keys(self, table: list[dict], t: int) -> list[int]:
+        """The policy's key of every entry at counter value ``t``."""
         cfg, img = self.cfg, self.images
         recip_n = self.recip[len(table)]
+        lmask = cfg.lut.max_layers - 1
         out = []
         for row in table:
-            var = img.variant_entry(row["model"], row["pattern"])
-            lay = img.layer_entry(row["model"], row["pattern"], row["layer"])
-            out.append(self.policy.score(t=t, row=row, var=var, lay=lay, recip_n=recip_n,
-                                         beta=cfg.beta, time_width=cfg.time_width,
-                                         score_width=cfg.score_width))
+            m, p, lay = row["model"], row["pattern"], row["layer"]
+            out.append(self.policy.key(
+                t=t, row=row, var=img.variant_entry(m, p), lay=img.layer_entry(m, p, lay),
+                nxt=img.layer_entry(m, p, (lay + 1) & lmask) if self.policy.next_layer
+                else None, recip_n=recip_n, beta=cfg.beta, kappa=cfg.kappa,
+                time_width=cfg.time_width, score_width=cfg.score_width))
         return out
 
     def run(self, requests, npu, *, max_decisions: int | None = None) -> Result:
@@ -161,6 +176,7 @@ class BitExactScheduler:
             handshake to the response handshake; ``nnz`` the layer's output non-zeros.
         """
         cfg, img = self.cfg, self.images
+        mask = cfg.time_mod - 1
         pending = deque(requests)
         res = Result()
         table: list[dict] = []
@@ -171,8 +187,10 @@ class BitExactScheduler:
             r = pending.popleft()
             f = encode_request(r, cfg.time_width)
             cfg.pack(cfg.request_layout, f)         # ValueError naming a field that does not fit
-            table.append({**f, "last_run": self.now(a), "layer": 0, "gamma": GAMMA_ONE,
-                          "gamma_sum": 0, "count": 0})
+            stamp = self.now(a)
+            table.append({**f, "arrival": stamp, "last_run": stamp, "vstart": stamp,
+                          "layer": 0, "gamma": GAMMA_ONE, "gamma_sum": 0, "count": 0,
+                          "request": r.tag})     # the unwrapped tag, for the records
             last_accept = a
             res.accepts.append((r.tag, a))
 
@@ -189,11 +207,11 @@ class BitExactScheduler:
             # SCAN starting at k
             n = len(table)
             t = self.now(k)
-            sc = self._scores(table, t)
+            sc = self.keys(table, t)
             w = min(range(n), key=lambda i: (sc[i], i))
             row = table[w]
-            c = k + n + SCAN_OVERHEAD
-            d = Decision(cycle=c, slot=w, tag=row["tag"], model=row["model"],
+            c = k + n + self.scan_overhead
+            d = Decision(cycle=c, slot=w, tag=row["request"], model=row["model"],
                          pattern=row["pattern"], layer=row["layer"], n_active=n, scan_start=k)
             res.decisions.append(d)
             if max_decisions is not None and len(res.decisions) > max_decisions:
@@ -209,16 +227,12 @@ class BitExactScheduler:
                 if a > T:
                     break
                 accept(a)
-            # predictor update (applied before the next SCAN scores the entry)
             m, p, layer = row["model"], row["pattern"], row["layer"]
-            inv = img.layer_entry(m, p, layer)["inv_nnz"]
-            g, s, cnt = predict(cfg.predictor, row["gamma"], row["gamma_sum"], row["count"],
-                                nnz & F.NNZ.max_int, inv, self.recip)
             nl = layer + 1
             n_layers = img.variant_entry(m, p)["n_layers"]
             if nl >= n_layers or nl >= cfg.lut.max_layers:
-                # MOVE at T+1, RET at T+2: completion, last entry moves into slot w
-                res.completions.append(Retirement(cycle=T + COMPLETION_DELAY, tag=row["tag"],
+                # POST at T+1, RET at T+2: completion, last entry moves into slot w
+                res.completions.append(Retirement(cycle=T + COMPLETION_DELAY, tag=row["request"],
                                                   finish=self.now(T), finish_cycle=T))
                 last = table.pop()
                 if w < len(table):
@@ -226,80 +240,110 @@ class BitExactScheduler:
                 k = T + RETIRE_DELAY
                 state = "SCAN" if table else "IDLE"
             else:
-                row.update(gamma=g, gamma_sum=s, count=cnt, layer=nl, last_run=self.now(T))
-                k = T + RESUME_DELAY
+                if self.policy.gamma:
+                    inv = img.layer_entry(m, p, layer)["inv_nnz"]
+                    g, s, cnt = predict(cfg.predictor, row["gamma"], row["gamma_sum"],
+                                        row["count"], nnz & F.NNZ.max_int, inv, self.recip)
+                    row.update(gamma=g, gamma_sum=s, count=cnt)
+                done = self.now(T)
+                row.update(layer=nl, last_run=done,
+                           vstart=(row["vstart"] + done - t) & mask)
+                k = T + self.resume_delay
                 state = "SCAN"
         res.end_cycle = k
         return res
 
 
 # ---- policy adapter for the event-driven reference framework ---------------------------------
-class DystaBitExactPolicy(Policy):
-    """The hardware's fixed-point Dysta decision as a :mod:`sw_scheduler.reference` policy.
+class BitExactPolicy(Policy):
+    """A hardware policy's fixed-point decision as a :mod:`sw_scheduler.reference` policy.
 
-    Same arithmetic as the RTL (:func:`score`, :func:`predict` on the LUT words) and the
-    same tie-break (lowest score, then lowest task-table slot, with the table's
-    append / move-last-into-freed-slot order); decisions take zero time as the reference
-    framework defines them (the cycle timing of the hardware is
-    :class:`BitExactScheduler`'s business).
+    Same keys as the RTL (:mod:`sw_scheduler.hw_policies` on the LUT words, the predictor's
+    gamma, the stamps the table keeps) and the same tie-break (lowest key, then lowest
+    task-table slot, with the table's append / move-last-into-freed-slot order); decisions
+    take zero time as the reference framework defines them (the cycle timing of the
+    hardware is :class:`BitExactScheduler`'s business). Asked in the same state as a float
+    policy it tells where fixed point alone changes a decision. Stamps: ``arrival`` = the
+    request's arrival (the hardware accepts it then unless the table is full), ``vstart``
+    = arrival + cycles it ran, ``last_run`` as the framework keeps it.
 
     Parameters
     ----------
     tables : StaticTables
+    policy : str
+        A :data:`~sw_scheduler.hw_policies.HW_POLICIES` name.
     images : LutImages or None
         LUT contents; default ``tables.to_lut_images()`` (warns on saturation).
     gamma_mode : ``"mean"`` or ``"last"``
     time_width, score_width : int
     """
 
-    name = "dysta-bitexact"
-
-    def __init__(self, tables, *, images=None, gamma_mode: str = "mean",
-                 time_width: int = F.TIME_WIDTH, score_width: int = F.SCORE_WIDTH):
+    def __init__(self, tables, policy: str = "dysta", *, images=None,
+                 gamma_mode: str = "mean", time_width: int = F.TIME_WIDTH,
+                 score_width: int = F.SCORE_WIDTH):
         super().__init__(tables, gamma_mode=gamma_mode)
+        self.hw = hw_policy(policy)
+        self.name = f"{policy}-bitexact"
         self.images = images if images is not None else tables.to_lut_images()
         self.time_width, self.score_width = time_width, score_width
         self.beta = self.images.beta
         self.recip = F.recip_table(self.images.layout.max_layers + 1)
         self.slots: list[int] = []          # tags in task-table order
-        self.state: dict[int, list[int]] = {}   # tag -> [gamma, gamma_sum, count]
+        self.state: dict[int, list[int]] = {}   # tag -> [gamma, gamma_sum, count, vstart]
+        self._decided = 0                   # time of the last decision (zero-time runs)
 
     def _ids(self, r):
         return self.tables.model_id(r.model), self.tables.pattern_id(r.pattern)
 
     def on_arrival(self, now, r):
         self.slots.append(r.tag)
-        self.state[r.tag] = [GAMMA_ONE, 0, 0]
+        self.state[r.tag] = [GAMMA_ONE, 0, 0, r.arrival]
 
-    def fixed_score(self, now, r, n_active) -> int:
+    def fixed_key(self, now, r, n_active) -> int:
         mi, pi = self._ids(r)
         mask = (1 << self.time_width) - 1
-        var = self.images.variant_entry(mi, pi)
-        lay = self.images.layer_entry(mi, pi, r.layer)
-        recip_n = F.RECIP.quantize(1.0 / n_active)[0]
+        lay = self.images.layout
+        st = self.state[r.tag]
         row = {"deadline": r.deadline & mask, "last_run": r.last_run & mask,
-               "gamma": self.state[r.tag][0]}
-        return dysta_score(t=now & mask, row=row, var=var, lay=lay, recip_n=recip_n,
-                           beta=self.beta, time_width=self.time_width,
-                           score_width=self.score_width)
+               "arrival": r.arrival & mask, "vstart": st[3] & mask, "gamma": st[0],
+               "priority": F.PRIORITY_LEVELS.index(r.priority)}
+        return self.hw.key(
+            t=now & mask, row=row, var=self.images.variant_entry(mi, pi),
+            lay=self.images.layer_entry(mi, pi, r.layer),
+            nxt=self.images.layer_entry(mi, pi, (r.layer + 1) % lay.max_layers),
+            recip_n=F.RECIP.quantize(1.0 / n_active)[0], beta=self.beta,
+            kappa=self.images.kappa_cycles, time_width=self.time_width,
+            score_width=self.score_width)
 
     def select(self, now, active):
         n = len(active)
         pos = {tag: i for i, tag in enumerate(self.slots)}
-        return min(active, key=lambda r: (self.fixed_score(now, r, n), pos[r.tag]))
+        self._decided = now
+        return min(active, key=lambda r: (self.fixed_key(now, r, n), pos[r.tag]))
 
     def on_layer_done(self, now, r, layer, nnz):
-        super().on_layer_done(now, r, layer, nnz)
-        mi, pi = self._ids(r)
-        st = self.state[r.tag]
-        inv = self.images.layer_entry(mi, pi, layer)["inv_nnz"]
-        if st[2] + 1 >= len(self.recip):
-            self.recip = F.recip_table(st[2] + 2)
-        self.state[r.tag] = list(predict(self.gamma_mode, *st, min(nnz, F.NNZ.max_int), inv,
-                                         self.recip))
+        st = self.state[r.tag]          # (the float r.gamma is the framework's, not ours)
+        st[3] += now - self._decided                # PREMA: waiting excludes running
+        if self.hw.gamma:
+            mi, pi = self._ids(r)
+            inv = self.images.layer_entry(mi, pi, layer)["inv_nnz"]
+            if st[2] + 1 >= len(self.recip):
+                self.recip = F.recip_table(st[2] + 2)
+            st[:3] = predict(self.gamma_mode, *st[:3], min(nnz, F.NNZ.max_int), inv,
+                             self.recip)
         if r.layer >= r.n_layers:
             i = self.slots.index(r.tag)
             last = self.slots.pop()
             if i < len(self.slots):
                 self.slots[i] = last
             del self.state[r.tag]
+
+
+class DystaBitExactPolicy(BitExactPolicy):
+    """:class:`BitExactPolicy` of the Dysta hardware policy (``dysta-bitexact``)."""
+
+    def __init__(self, tables, **kw):
+        super().__init__(tables, "dysta", **kw)
+
+    def fixed_score(self, now, r, n_active) -> int:
+        return self.fixed_key(now, r, n_active)

@@ -60,10 +60,17 @@ class Completion:
     finish: int
     iso: int          # true isolated cycles of the request's sample
     priority: int
+    start: int = -1   # cycle its first layer began (-1: not recorded)
+
+    @property
+    def met(self) -> bool:
+        """Finished by its deadline."""
+        return self.finish <= self.deadline
 
     @classmethod
-    def of(cls, r: Request, finish: int) -> Completion:
-        return cls(r.tag, r.model, r.pattern, r.arrival, r.deadline, finish, r.iso, r.priority)
+    def of(cls, r: Request, finish: int, start: int = -1) -> Completion:
+        return cls(r.tag, r.model, r.pattern, r.arrival, r.deadline, finish, r.iso, r.priority,
+                   start)
 
 
 def check_conservation(requests, completions, *, accepts=None, where: str = "run") -> None:

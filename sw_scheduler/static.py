@@ -151,6 +151,12 @@ class StaticTables:
         """Host side: ``arrival + round(slo * iso[m, p])`` in cycles."""
         return int(arrival + round(slo * self.get(model, pattern).iso))
 
+    def model_iso(self, model: str, patterns=None) -> float:
+        """Mean isolated cycles of ``model`` over ``patterns`` (default: all its entries) --
+        the pattern-unaware SLO target."""
+        pats = self.model_patterns[model] if patterns is None else patterns
+        return float(np.mean([self.get(model, p).iso for p in pats]))
+
     def initial_estimate(self, model: str, pattern: str, arrival: int,
                          slo: float) -> tuple[int, float]:
         """Host side at arrival: ``(deadline, pattern-aware REM[m, p, 0])``."""

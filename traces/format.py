@@ -8,6 +8,13 @@ One file per model variant (model x static sparsity pattern x level):
 ``out_nnz``   int64 ``[S, L]``  non-zeros of each layer's output after its activation
 ``work``      int64 ``[S, L, len(lane_options)]``  datapath work counts per lane option
               (:mod:`traces.work`)
+``rows``      int64 ``[S, L]``, optional: each sample's own ``M`` (``1 <= rows <= layer.M``,
+              the layer's ``M`` being the maximum) for inputs of natural size (token count,
+              image width); absent: every sample has ``M`` rows
+``cols``      int64 ``[S, L]``, optional: each sample's own ``N`` (``1 <= cols <= layer.N``;
+              attention ``Q @ K^T`` has one column per token); absent: ``N``
+``shape``     int64 ``[S]``, optional: the input size a host knows at arrival (the unit is
+              ``meta.shape_unit``, e.g. ``tokens``, ``width_px``); required with ``rows``
 
 Traces store facts only: cycles follow from the work counts through the datapath cycle
 model at the lane count a simulation asks for (never stored; v1 files stored them).
@@ -21,12 +28,14 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
+    "DAMAGED_DRIFT",
     "LAYER_KINDS",
     "PATTERN_FAMILIES",
     "TRACE_ROOT",
@@ -45,6 +54,10 @@ TRACE_ROOT = Path(__file__).resolve().parent
 LAYER_KINDS = ("conv", "fc", "attention")
 PATTERN_FAMILIES = ("dense", "unstructured", "block", "channel")
 ARRAYS = ("in_nnz", "out_nnz", "work")
+# A pruned variant is *damaged* (no longer the model) when its outputs drift from the dense
+# model's by more than half their norm: mean relative L2, ``meta.source.output_drift.mean``.
+DAMAGED_DRIFT = 0.5
+SHAPE_ARRAYS = ("rows", "cols", "shape")     # optional: per-sample shapes (natural sizes)
 
 # name -> (type, required); types are checked with isinstance
 META_FIELDS = {
@@ -59,6 +72,7 @@ META_FIELDS = {
     "fixture": (bool, False),          # True: synthetic test fixture, not a benchmark
     "source": (dict, False),           # provenance: package, version, licence, inputs
     "notes": (str, False),
+    "shape_unit": (str, False),        # unit of the ``shape`` array; required with it
 }
 LAYER_FIELDS = {
     "name": (str, True),
@@ -101,6 +115,10 @@ class Variant:
     in_nnz: np.ndarray
     out_nnz: np.ndarray
     work: np.ndarray
+    rows: np.ndarray | None = None     # [S, L] per-sample M (None: every sample has M rows)
+    cols: np.ndarray | None = None     # [S, L] per-sample N (None: N)
+    shape: np.ndarray | None = None    # [S] input size known at arrival, in ``shape_unit``
+    shape_unit: str = ""
     fixture: bool = False
     source: dict = field(default_factory=dict)
     notes: str = ""
@@ -118,6 +136,31 @@ class Variant:
     def n_samples(self) -> int:
         return len(self.samples)
 
+    @property
+    def drift(self) -> float | None:
+        """Mean output drift from the dense model (``source.output_drift.mean``), if any."""
+        d = self.source.get("output_drift") if isinstance(self.source, dict) else None
+        return float(d["mean"]) if isinstance(d, dict) and "mean" in d else None
+
+    @property
+    def damaged(self) -> bool:
+        """Pruned without fine-tuning so far that its outputs drift > :data:`DAMAGED_DRIFT`."""
+        return self.drift is not None and self.drift > DAMAGED_DRIFT
+
+    def sample_rows(self) -> np.ndarray:
+        """``[S, L]`` rows each sample's layers really run (``rows``, else every ``M``)."""
+        if self.rows is not None:
+            return self.rows
+        return np.broadcast_to(np.array([lay.M for lay in self.layers], dtype=np.int64),
+                               (self.n_samples, self.n_layers))
+
+    def sample_cols(self) -> np.ndarray:
+        """``[S, L]`` output columns each sample's layers really run (``cols``, else ``N``)."""
+        if self.cols is not None:
+            return self.cols
+        return np.broadcast_to(np.array([lay.N for lay in self.layers], dtype=np.int64),
+                               (self.n_samples, self.n_layers))
+
     def work_at(self, lanes: int) -> np.ndarray:
         """``[S, L]`` work counts at ``lanes`` lanes (TraceError if not stored)."""
         if lanes not in self.lane_options:
@@ -133,7 +176,14 @@ class Variant:
             "layers": [vars(layer) for layer in self.layers],
             "samples": list(self.samples), "fixture": self.fixture,
             "source": self.source, "notes": self.notes,
-        }
+        } | ({"shape_unit": self.shape_unit} if self.shape is not None else {})
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays a file stores (optional shape arrays only when present)."""
+        out = {k: np.asarray(getattr(self, k)) for k in ARRAYS}
+        out.update({k: np.asarray(getattr(self, k)) for k in SHAPE_ARRAYS
+                    if getattr(self, k) is not None})
+        return out
 
 
 def check_fields(where: str, obj, spec: dict, *, strict: bool = False):
@@ -208,21 +258,79 @@ def _validate(path, meta: dict, arrays: dict) -> Variant:
         if a.shape != shapes[name]:
             raise TraceError(f"{f}: array '{name}' has shape {a.shape}, "
                              f"expected {shapes[name]} (samples x layers)")
+        if (a.size and np.issubdtype(a.dtype, np.unsignedinteger)
+                and a.max() > np.iinfo(np.int64).max):
+            idx = np.unravel_index(int(np.argmax(a)), a.shape)
+            raise TraceError(f"{f}: array '{name}' has value {int(a[idx])} above 2**63 - 1 "
+                             f"at sample {samples[idx[0]]!r}, layer {layers[idx[1]].name!r}")
         if a.size and a.min() < 0:
             idx = np.unravel_index(int(np.argmin(a)), a.shape)
             raise TraceError(f"{f}: array '{name}' has negative value {int(a[idx])} "
                              f"at sample {samples[idx[0]]!r}, layer {layers[idx[1]].name!r}")
         out[name] = a.astype(np.int64)
+    out.update(_shape_arrays(f, meta, arrays, layers, samples))
+    rows = out.get("rows")
+    cols = out.get("cols")
     for j, lay in enumerate(layers):
         col = out["out_nnz"][:, j]
-        if col.size and col.max() > lay.out_size:
-            raise TraceError(f"{f}: array 'out_nnz' value {int(col.max())} exceeds "
-                             f"out_size {lay.out_size} of layer {lay.name!r}")
+        if rows is None and cols is None:
+            if col.size and col.max() > lay.out_size:
+                raise TraceError(f"{f}: array 'out_nnz' value {int(col.max())} exceeds "
+                                 f"out_size {lay.out_size} of layer {lay.name!r}")
+            continue
+        # a sample's output size is out_size scaled by its rows and columns (exact integers)
+        r = rows[:, j] if rows is not None else lay.M
+        c = cols[:, j] if cols is not None else lay.N
+        bad = np.flatnonzero(col * lay.M * lay.N > lay.out_size * r * c)
+        if bad.size:
+            s = int(bad[0])
+            raise TraceError(f"{f}: array 'out_nnz' value {int(col[s])} exceeds the output "
+                             f"size of sample {samples[s]!r} in layer {lay.name!r} "
+                             f"(out_size {lay.out_size} x rows/M x cols/N)")
     return Variant(model=meta["model"], pattern=meta["pattern"], family=meta["family"],
                    level=float(meta["level"]),
                    lane_options=tuple(lanes), layers=tuple(layers), samples=tuple(samples),
                    fixture=meta.get("fixture", False), source=meta.get("source", {}),
-                   notes=meta.get("notes", ""), path=Path(path), **out)
+                   notes=meta.get("notes", ""), shape_unit=meta.get("shape_unit", ""),
+                   path=Path(path), **out)
+
+
+def _shape_arrays(f: str, meta: dict, arrays: dict, layers, samples) -> dict:
+    """Validate the optional per-sample shape arrays ``rows``, ``cols`` and ``shape``."""
+    S, L = len(samples), len(layers)
+    out = {}
+    for name in SHAPE_ARRAYS:
+        if name not in arrays:
+            continue
+        a = arrays[name]
+        want = (S,) if name == "shape" else (S, L)
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TraceError(f"{f}: array '{name}' must be integer, got dtype {a.dtype}")
+        if a.shape != want:
+            raise TraceError(f"{f}: array '{name}' has shape {a.shape}, expected {want}")
+        if a.size and a.min() < 1:
+            idx = np.unravel_index(int(np.argmin(a)), a.shape)
+            raise TraceError(f"{f}: array '{name}' has value {int(a[idx])} < 1 "
+                             f"at sample {samples[idx[0]]!r}")
+        if name != "shape":
+            top = np.array([getattr(lay, "M" if name == "rows" else "N") for lay in layers])
+            over = a > top[None, :]
+            if over.any():
+                s, j = (int(i[0]) for i in np.nonzero(over))
+                dim = "M" if name == "rows" else "N"
+                raise TraceError(f"{f}: array '{name}' value {int(a[s, j])} at sample "
+                                 f"{samples[s]!r} exceeds {dim} = {int(top[j])} of layer "
+                                 f"{layers[j].name!r} (the layer's {dim} is the maximum)")
+        out[name] = a.astype(np.int64)
+    if "shape" in out and not meta.get("shape_unit"):
+        raise TraceError(f"{f}: array 'shape' needs the field 'shape_unit' (e.g. 'tokens')")
+    if "shape_unit" in meta and "shape" not in out:
+        raise TraceError(f"{f}: field 'shape_unit' = {meta['shape_unit']!r} without "
+                         f"array 'shape'")
+    if ("rows" in out or "cols" in out) and "shape" not in out:
+        raise TraceError(f"{f}: arrays 'rows'/'cols' need the array 'shape' (the input size "
+                         f"a host knows at arrival)")
+    return out
 
 
 def load_variant(path) -> Variant:
@@ -233,7 +341,7 @@ def load_variant(path) -> Variant:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise TraceError(f"{path}: not a readable .npz trace ({e})") from None
     if "meta" not in arrays:
         raise TraceError(f"{path}: missing array 'meta'")
@@ -248,7 +356,7 @@ def save_variant(v: Variant, path) -> Path:
     """Validate ``v`` and write it to ``path`` (directories created)."""
     path = Path(path)
     meta = v.meta()
-    arrays = {k: np.asarray(getattr(v, k)) for k in ARRAYS}
+    arrays = v.arrays()
     _validate(path, meta, arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)

@@ -44,14 +44,17 @@ def layer_cycles(*, M: int, N: int, groups: int, lanes: int, work: int) -> int:
 def variant_cycles(variant, lanes: int) -> np.ndarray:
     """``[S, L]`` cycles of every sample and layer of a trace variant at ``lanes`` lanes.
 
+    A layer runs each sample's own rows and columns (``variant.sample_rows()`` /
+    ``sample_cols()``: the trace's optional ``rows`` / ``cols``, else ``M`` / ``N``), so
+    inputs of natural size (token count, image width) take the cycles of their own shape.
     Raises :class:`~traces.format.TraceError` naming the file when the trace holds no
     work counts for ``lanes``.
     """
     work = variant.work_at(lanes)
-    fixed = np.array([lay.M * lay.N * lay.groups
-                      + ROW_OVERHEAD * lay.groups * passes(lay.N, lanes) * lay.M
-                      + LAYER_OVERHEAD for lay in variant.layers], dtype=np.int64)
-    out = work + fixed[None, :]
+    groups = np.array([lay.groups for lay in variant.layers], dtype=np.int64)[None, :]
+    m, n = variant.sample_rows(), variant.sample_cols()
+    npass = -(-n // lanes)
+    out = work + m * n * groups + ROW_OVERHEAD * groups * npass * m + LAYER_OVERHEAD
     if out.size and out.min() < 1:
         raise TraceError(f"{variant.path or variant.name}: a layer takes {int(out.min())} "
                          f"cycles at {lanes} lanes")

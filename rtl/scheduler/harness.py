@@ -15,10 +15,10 @@ from sw_scheduler.bitexact import Decision, Result, Retirement, encode_request
 from sw_scheduler.lut_image import LutImages
 
 from ..simrun import run_simulation
-from .layouts import LUT_LAYER, LUT_VARIANT, SchedulerConfig
+from .layouts import LUT_LAYER, LUT_PARAM, LUT_VARIANT, PARAM_BETA, SchedulerConfig
 from .top import DystaScheduler
 
-__all__ = ["random_images", "simulate", "skip", "until"]
+__all__ = ["lut_words", "random_images", "simulate", "skip", "until"]
 
 
 def random_images(layout: F.LutLayout, rng, *, n_layers=(1, 6), rem_max=20_000,
@@ -76,15 +76,25 @@ async def skip(ctx, n: int):
         await ctx.tick()
 
 
+def lut_words(images: LutImages, beta: int | None = None) -> list[tuple[int, int, int]]:
+    """``(table, addr, data)`` words loading ``images`` (and a run-time ``beta``) via ``lut_w``."""
+    words = [(LUT_VARIANT, a, w) for a, w in enumerate(images.variant)]
+    words += [(LUT_LAYER, a, w) for a, w in enumerate(images.layer)]
+    if beta is not None:
+        words.append((LUT_PARAM, PARAM_BETA, beta))
+    return words
+
+
 def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
              max_cycles: int = 1_000_000, cmd_stall=None, load_luts: bool = False,
-             n_decisions: int | None = None, vcd=None) -> Result:
+             beta: int | None = None, n_decisions: int | None = None, vcd=None) -> Result:
     """Run the RTL on ``requests`` with an NPU stub following ``plan[k] = (latency, nnz)``.
 
     ``cmd_stall(k)`` (optional) gives extra cycles the stub keeps ``npu_cmd.ready`` low
     before taking command ``k`` (the bit-exact model assumes 0). ``load_luts=True`` builds
-    the RTL with empty LUTs and writes ``images`` through ``lut_w`` in cycles
-    ``0 .. variant_depth + layer_depth - 1`` (requests must be offered later). Stops when
+    the RTL with empty LUTs and writes ``images`` (and ``beta``, if given, as the run-time
+    BETA) through ``lut_w`` from cycle 0 on, one word per cycle while ``ready`` (requests
+    must be offered after the load). Stops when
     every request has completed (or, if ``n_decisions`` is given, after that many NPU
     commands); raises TimeoutError after ``max_cycles``. Writes a VCD
     if ``vcd`` or the environment variable ``SCHED_VCD`` names a file.
@@ -102,14 +112,12 @@ def simulate(config: SchedulerConfig, images: LutImages, requests, plan, *,
     async def producer(ctx):
         cyc = 0
         if load_luts:
-            words = [(LUT_VARIANT, a, w) for a, w in enumerate(images.variant)]
-            words += [(LUT_LAYER, a, w) for a, w in enumerate(images.layer)]
             ctx.set(dut.lut_w.valid, 1)
-            for table, addr, word in words:
+            for table, addr, word in lut_words(images, beta):
                 ctx.set(dut.lut_w.payload, {"table": table, "addr": addr, "data": word})
-                await ctx.tick()
+                await until(ctx, dut.lut_w.ready)
             ctx.set(dut.lut_w.valid, 0)
-            cyc = len(words)
+            cyc = cycle_before(ctx) + 1
             if requests and requests[0].arrival < cyc:
                 raise ValueError(f"first request offered at {requests[0].arrival}, before the "
                                  f"LUT load ends at cycle {cyc}")

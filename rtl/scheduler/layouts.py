@@ -16,11 +16,14 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from sw_scheduler import formats as F
-from sw_scheduler.hw_policies import HW_POLICIES
+from sw_scheduler.hw_policies import HW_POLICIES, hw_policy
 
 __all__ = [
+    "DEFAULT_KAPPA",
     "LUT_LAYER",
+    "LUT_PARAM",
     "LUT_VARIANT",
+    "PARAM_BETA",
     "PREDICTORS",
     "PRIORITY_WIDTH",
     "SchedulerConfig",
@@ -30,6 +33,9 @@ PREDICTORS = ("mean", "last")   # running mean of the ratios, or the last ratio
 PRIORITY_WIDTH = (len(F.PRIORITY_LEVELS) - 1).bit_length()
 LUT_VARIANT = 0                 # ``lut_w.payload.table`` values
 LUT_LAYER = 1
+LUT_PARAM = 2                   # run-time parameters, ``addr``:
+PARAM_BETA = 0                  #   the BETA code (low bits of ``data``)
+DEFAULT_KAPPA = round(F.DEFAULT_KAPPA_S * F.DEFAULT_CLOCK_HZ)
 
 
 @dataclass(frozen=True)
@@ -47,14 +53,19 @@ class SchedulerConfig:
     time_width : int
         Width of the cycle counter, deadlines and finish cycles.
     beta : int
-        ``BETA`` code (UQ8.16) weighting urgency + penalty.
+        ``BETA`` code (UQ8.16) weighting urgency + penalty after reset (the run-time value
+        is written through ``lut_w``, table ``LUT_PARAM``).
     predictor : str
         ``"mean"`` (running mean of the measured/mean nnz ratios) or ``"last"``.
     counter_init : int
         Value of the free-running cycle counter after reset (tests start it near the wrap).
     policy : str
         Hardware scheduling policy (:data:`sw_scheduler.hw_policies.HW_POLICIES`; its
-        score unit in :mod:`rtl.scheduler.policies`).
+        score unit in :mod:`rtl.scheduler.policies`). It decides the key width and which
+        optional fields the task table stores.
+    kappa : int
+        Penalty time unit in cycles, folded into ``KINV_ISO``; PREMA's token thresholds
+        are multiples of it (build constant, default one second at the default clock).
     """
 
     lut: F.LutLayout
@@ -65,6 +76,7 @@ class SchedulerConfig:
     predictor: str = "mean"
     counter_init: int = 0
     policy: str = "dysta"
+    kappa: int = DEFAULT_KAPPA
 
     def __post_init__(self):
         if not isinstance(self.lut, F.LutLayout):
@@ -88,14 +100,18 @@ class SchedulerConfig:
         if self.policy not in HW_POLICIES:
             raise ValueError(f"SchedulerConfig.policy must be one of {tuple(HW_POLICIES)}, "
                              f"got {self.policy!r}")
+        if not isinstance(self.kappa, int) or not 1 <= self.kappa < 1 << 32:
+            raise ValueError(f"SchedulerConfig.kappa must be an int in 1..2**32-1, "
+                             f"got {self.kappa!r}")
         if not isinstance(self.counter_init, int) or not 0 <= self.counter_init < self.time_mod:
             raise ValueError(f"SchedulerConfig.counter_init must be in 0..{self.time_mod - 1}, "
                              f"got {self.counter_init!r}")
 
     @classmethod
     def for_images(cls, images, **kw) -> SchedulerConfig:
-        """Config whose LUT layout and beta come from a :class:`LutImages`."""
+        """Config whose LUT layout, beta and kappa come from a :class:`LutImages`."""
         kw.setdefault("beta", images.beta)
+        kw.setdefault("kappa", images.kappa_cycles)
         return cls(lut=images.layout, **kw)
 
     # ---- derived numbers ----
@@ -115,6 +131,16 @@ class SchedulerConfig:
     @property
     def score_max(self) -> int:
         return (1 << self.score_width) - 1
+
+    @property
+    def hw_policy(self):
+        """The :class:`~sw_scheduler.hw_policies.HwPolicy` of ``policy``."""
+        return hw_policy(self.policy)
+
+    @property
+    def key_width(self) -> int:
+        """Width of the policy's key (the argmin compares it)."""
+        return self.hw_policy.key_width(self.time_width, self.score_width)
 
     @property
     def recip_depth(self) -> int:
@@ -158,19 +184,25 @@ class SchedulerConfig:
 
     @property
     def row_layout(self) -> data.StructLayout:
-        """One task-table entry."""
-        return data.StructLayout({
-            "tag": unsigned(F.TAG_WIDTH),
-            "model": unsigned(self.lut.model_bits),
-            "pattern": unsigned(self.lut.pattern_bits),
+        """One task-table entry: the fields every policy needs plus the policy's own."""
+        fields = self.hw_policy.row_fields
+        t = unsigned(self.time_width)
+        lay = {"tag": unsigned(F.TAG_WIDTH),
+               "model": unsigned(self.lut.model_bits),
+               "pattern": unsigned(self.lut.pattern_bits),
+               "layer": unsigned(self.lut.layer_bits)}     # next layer to run
+        optional = {
             "priority": unsigned(PRIORITY_WIDTH),
-            "deadline": unsigned(self.time_width),
-            "last_run": unsigned(self.time_width),   # arrival, then each layer-done cycle
-            "layer": unsigned(self.lut.layer_bits),  # next layer to run
-            "gamma": F.GAMMA.shape,
-            "gamma_sum": F.GAMMA_SUM.shape,
-            "count": unsigned(self.lut.layer_bits + 1),  # ratios summed into gamma_sum
-        })
+            "deadline": t,
+            "arrival": t,        # counter at acceptance
+            "last_run": t,       # acceptance, then each layer-done
+            "vstart": t,         # acceptance + cycles the request ran (PREMA's waiting)
+        }
+        lay.update({k: v for k, v in optional.items() if k in fields})
+        if "gamma" in fields:
+            lay.update({"gamma": F.GAMMA.shape, "gamma_sum": F.GAMMA_SUM.shape,
+                        "count": unsigned(self.lut.layer_bits + 1)})  # ratios in gamma_sum
+        return data.StructLayout(lay)
 
     @property
     def lut_addr_width(self) -> int:
@@ -178,9 +210,9 @@ class SchedulerConfig:
 
     @property
     def lut_write_layout(self) -> data.StructLayout:
-        """Host -> scheduler LUT write: ``table`` is LUT_VARIANT or LUT_LAYER."""
+        """Host -> scheduler LUT write: ``table`` is LUT_VARIANT, LUT_LAYER or LUT_PARAM."""
         return data.StructLayout({
-            "table": unsigned(1),
+            "table": unsigned(2),
             "addr": unsigned(max(1, self.lut_addr_width)),
             "data": unsigned(max(F.VARIANT_ENTRY.size, F.LAYER_ENTRY.size)),
         })

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_scheduler import formats as F
 from sw_scheduler.timing import PRED_LATENCY
 
+from .arith import delay, mul, reg, saturate, saturate_shift
 from .layouts import PREDICTORS
 
 __all__ = ["PRED_LATENCY", "Predictor", "saturate", "saturate_shift"]
 
 
-def saturate(value, maximum: int):
-    """``min(value, maximum)`` for a non-negative ``value``."""
-    return Mux(value > maximum, maximum, value)
-
-
-def saturate_shift(value, shift: int, width: int):
-    """``min(value >> shift, 2**width - 1)`` for an unsigned ``value``, by an OR of high bits."""
-    over = value[shift + width:].any() if len(value) > shift + width else 0
-    return Mux(over, (1 << width) - 1, value[shift:shift + width])
-
-
 class Predictor(wiring.Component):
     """Pipelined predictor update (``sw_scheduler.bitexact.predict``).
 
-    Every input must be held stable for ``PRED_LATENCY`` cycles; the outputs then equal
-    ``predict(...)`` of those inputs (registers: product, sum, product; the last
-    saturation and the skip select are combinational from them).
+    ``nnz`` and ``inv_nnz`` must be held stable from a cycle ``s`` on, ``gamma``,
+    ``gamma_sum`` and ``count`` from ``s + 1`` (they are read from the fourth stage on) and
+    ``recip`` from ``s + 2``; the outputs are registers equal to ``predict(...)`` of those
+    inputs from cycle ``s + PRED_LATENCY`` on. Stages: ``nnz * INV_NNZ`` (partial products, two adder levels),
+    ratio and running sum, ``sum * RECIP`` (partial products, one adder level), gamma.
 
     Parameters
     ----------
@@ -67,33 +59,31 @@ class Predictor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         gw = F.GAMMA.shape.width
-        # stage 1: measured / mean non-zeros, raw product
-        prod = Signal(F.NNZ.shape.width + F.INV_NNZ.shape.width)
-        recip_r = Signal(F.RECIP.shape)     # (a ROM output: registered before its multiply)
-        m.d.sync += [prod.eq(self.nnz * self.inv_nnz), recip_r.eq(self.recip)]
-        # stage 2: ratio, running sum
-        ratio = saturate_shift(prod, F.INV_NNZ.frac - F.GAMMA.frac, gw)
-        r_ratio = Signal(F.GAMMA.shape)
-        r_sum = Signal(F.GAMMA_SUM.shape)
-        m.d.sync += [r_ratio.eq(ratio),
-                     r_sum.eq(saturate(self.gamma_sum + ratio, F.GAMMA_SUM.max_int))]
-        # stage 3: sum / count, raw product
-        prod2 = Signal(F.GAMMA_SUM.shape.width + F.RECIP.shape.width)
-        m.d.sync += prod2.eq(r_sum * recip_r)
+        # stages 1-3: measured / mean non-zeros, product (available in stage 4)
+        prod = mul(m, self.nnz, self.inv_nnz, name="ratio", latency=3)
+        recip = delay(m, self.recip, 2, "recip")      # a ROM output: registered, stable
+        # stage 4: ratio, running sum (available in 5); the sums with the unsaturated and
+        # the saturated ratio are formed side by side, the ratio's saturation selects
+        sh = F.INV_NNZ.frac - F.GAMMA.frac
+        over = prod[sh + gw:].any()
+        ratio = reg(m, saturate_shift(prod, sh, gw), "ratio", F.GAMMA.shape)
+        smax = F.GAMMA_SUM.max_int
+        rsum = reg(m, Mux(over, saturate(self.gamma_sum + ((1 << gw) - 1), smax),
+                          saturate(self.gamma_sum + prod[sh:sh + gw], smax)), "rsum",
+                   F.GAMMA_SUM.shape)
+        # stages 5-6: sum / count (available in 7); stage 7: outputs (registered)
+        prod2 = mul(m, rsum, recip, name="mean", latency=2)
         skip = self.inv_nnz == 0
         if self._variant == "last":
-            m.d.comb += [
-                self.gamma_o.eq(Mux(skip, self.gamma, r_ratio)),
+            m.d.sync += [
+                self.gamma_o.eq(Mux(skip, self.gamma, delay(m, ratio, 2, "last"))),
                 self.gamma_sum_o.eq(self.gamma_sum),
                 self.count_o.eq(self.count),
             ]
         else:
-            r_sum2 = Signal(F.GAMMA_SUM.shape)
-            m.d.sync += r_sum2.eq(r_sum)
-            g = saturate_shift(prod2, F.RECIP.frac, gw)
-            m.d.comb += [
-                self.gamma_o.eq(Mux(skip, self.gamma, g)),
-                self.gamma_sum_o.eq(Mux(skip, self.gamma_sum, r_sum2)),
+            m.d.sync += [
+                self.gamma_o.eq(Mux(skip, self.gamma, saturate_shift(prod2, F.RECIP.frac, gw))),
+                self.gamma_sum_o.eq(Mux(skip, self.gamma_sum, delay(m, rsum, 2, "sum"))),
                 self.count_o.eq(Mux(skip, self.count, self.count + 1)),
             ]
         return m

@@ -1,142 +1,163 @@
-"""Score units (SCORE_LATENCY-stage pipelines) and the running argmin of the scheduler.
+"""The policy seam's score-unit signature, the Dysta score unit, and the running argmin.
 
 Every hardware policy's score unit has :func:`score_signature`: one task-table entry per
-cycle in (its row, VARIANT and LAYER LUT words, a carried payload), its score out exactly
-``SCORE_LATENCY`` cycles later. The units are registered in :mod:`rtl.scheduler.policies`.
+cycle in (its row, VARIANT and LAYER LUT words, a carried payload), its key out exactly
+``SCORE_LATENCIES[policy]`` cycles later. The units are registered in
+:mod:`rtl.scheduler.policies`; :class:`ScoreUnit` is their common base.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_scheduler import formats as F
-from sw_scheduler.timing import SCORE_LATENCY
+from sw_scheduler.timing import SCORE_LATENCIES, SCORE_LATENCY
 
-from .predictor import saturate, saturate_shift
+from .arith import delay, mul, reg, saturate_shift
 
-__all__ = ["SCORE_LATENCY", "Argmin", "DystaScoreUnit", "score_signature"]
+__all__ = ["SCORE_LATENCY", "Argmin", "DystaScoreUnit", "ScoreUnit", "score_signature"]
 
 
 def score_signature(config, payload_shape) -> wiring.Signature:
     """The ports every score unit has (the policy seam).
 
-    ``i`` (always ready): ``row`` (``config.row_layout``), ``var``
+    ``i`` (always ready): ``row`` (``config.row_layout``; a register), ``var``
     (:data:`~sw_scheduler.formats.VARIANT_ENTRY`), ``lay``
-    (:data:`~sw_scheduler.formats.LAYER_ENTRY`, at the entry's next layer) and ``payload``
-    (carried unchanged); ``t`` (decision time) and ``recip_n`` (``RECIP[n_active]``), stable
-    while entries are in flight; ``o`` (always ready): ``score`` and ``payload`` of the entry
-    that entered ``SCORE_LATENCY`` cycles before.
+    (:data:`~sw_scheduler.formats.LAYER_ENTRY` at the entry's next layer) and ``nxt`` (the
+    LAYER word at the layer after, for policies that read it; else 0) -- memory read data,
+    registered by the unit before any logic -- and ``payload`` (carried unchanged); ``t``
+    (decision time), ``recip_n`` (``RECIP[n_active]``) and ``beta`` (run-time BETA code),
+    registers stable while entries are in flight; ``o`` (always ready): ``key`` (lowest
+    wins) and ``payload`` of the entry that entered ``SCORE_LATENCIES[policy]`` cycles
+    before.
     """
     return wiring.Signature({
         "i": In(stream.Signature(data.StructLayout({
             "row": config.row_layout, "var": F.VARIANT_ENTRY, "lay": F.LAYER_ENTRY,
-            "payload": payload_shape}), always_ready=True)),
+            "nxt": F.LAYER_ENTRY, "payload": payload_shape}), always_ready=True)),
         "t": In(config.time_width),
         "recip_n": In(F.RECIP.shape),
+        "beta": In(F.BETA.shape),
         "o": Out(stream.Signature(data.StructLayout({
-            "score": unsigned(config.score_width), "payload": payload_shape}),
+            "key": unsigned(config.key_width), "payload": payload_shape}),
             always_ready=True)),
     })
 
 
-class DystaScoreUnit(wiring.Component):
-    """Dysta score of one entry per cycle (:func:`sw_scheduler.hw_policies.dysta_score`),
-    fully pipelined.
+class ScoreUnit(wiring.Component):
+    """Base of the score units: ports (:func:`score_signature`), valid/payload carried
+    ``latency`` stages, ``o.key`` driven by :meth:`key`.
+
+    Subclasses set ``policy`` (a :data:`~sw_scheduler.hw_policies.HW_POLICIES` name) and
+    implement ``key(m) -> Signal``: the key registered in stage ``latency`` (inputs are in
+    stage 1; see :mod:`rtl.scheduler.arith` for the stage convention).
 
     Parameters
     ----------
     config : SchedulerConfig
-        Time and score widths, ``beta`` (a build constant).
     payload_shape : shape
-        Carried unchanged from ``i`` to ``o`` (e.g. the slot index).
-
-    Members
-    -------
-    As :func:`score_signature`.
+        Carried unchanged from ``i`` to ``o`` (the slot and the command fields).
     """
 
+    policy = ""
+
     def __init__(self, config, payload_shape):
-        self._tw, self._sw, self._beta = config.time_width, config.score_width, config.beta
+        if config.policy != self.policy:
+            raise ValueError(f"{type(self).__name__} implements policy {self.policy!r}, "
+                             f"config.policy is {config.policy!r}")
+        self._cfg = config
         self._payload_shape = payload_shape
         super().__init__(score_signature(config, payload_shape))
 
+    @property
+    def latency(self) -> int:
+        return SCORE_LATENCIES[self.policy]
+
+    def key(self, m: Module):
+        raise NotImplementedError
+
     def elaborate(self, platform):
-        tw, sw = self._tw, self._sw
-        tmax = (1 << tw) - 1
         m = Module()
-        p = self.i.payload
-        i = _DystaInputs(p.row.deadline, p.row.last_run, p.row.gamma, p.lay.rem, p.var.kinv_iso,
-                         p.payload)
-        ps = self._payload_shape
-
-        def stage(name, **fields):
-            """Registers ``valid``, ``payload`` and ``fields`` (name -> (shape, value))."""
-            regs = {"valid": Signal(name=f"{name}_valid"),
-                    "payload": Signal(ps, name=f"{name}_payload")}
-            for k, (shape, _) in fields.items():
-                regs[k] = Signal(shape, name=f"{name}_{k}")
-            return regs, [regs[k].eq(v) for k, (_, v) in fields.items()]
-
-        # A: slack and wait (counter differences); LUT words registered
-        dt = Signal(signed(tw))
-        wait = Signal(signed(tw))
-        m.d.comb += [dt.eq((i.deadline - self.t)[:tw]), wait.eq((self.t - i.last_run)[:tw])]
-        a, eqs = stage("a", dt=(signed(tw), dt), wait=(tw - 1, Mux(wait[-1], 0, wait[:tw - 1])),
-                       gamma=(F.GAMMA.shape, i.gamma), rem=(F.REM.shape, i.rem),
-                       kinv=(F.KINV_ISO.shape, i.kinv_iso))
-        m.d.sync += eqs + [a["valid"].eq(self.i.valid), a["payload"].eq(i.payload)]
-
-        # B: raw products gamma * rem, wait * kinv_iso
-        rw, kw = F.REM.shape.width, F.KINV_ISO.shape.width
-        b, eqs = stage("b", dt=(signed(tw), a["dt"]),
-                       prem=(F.GAMMA.shape.width + rw, a["gamma"] * a["rem"]),
-                       ppen=(tw - 1 + kw, a["wait"] * a["kinv"]))
-        m.d.sync += eqs + [b["valid"].eq(a["valid"]), b["payload"].eq(a["payload"])]
-
-        # C: rem, urgency = clamp(dt - rem); raw penalty / n_active. The penalty's saturation
-        # selects after the multiply: min(p, smax) * r == (smax * r if p > smax else p * r).
-        rem = saturate_shift(b["prem"], F.GAMMA.frac, rw)
-        slack = b["dt"] - rem
-        pw = sw + F.RECIP.shape.width
-        recip_r = Signal(F.RECIP.shape)           # local copies (recip_n stable per scan)
-        max_prod = Signal(pw)                     # smax * recip_n = (recip_n << sw) - recip_n
-        m.d.sync += [recip_r.eq(self.recip_n), max_prod.eq((recip_r << sw) - recip_r)]
-        pen_over = b["ppen"][F.KINV_ISO.frac + sw:].any()
-        pen_low = b["ppen"][F.KINV_ISO.frac:F.KINV_ISO.frac + sw]
-        c, eqs = stage("c", rem=(F.REM.shape, rem),
-                       urg=(tw, Mux(slack < 0, 0, saturate(slack, tmax))),
-                       ppen=(pw, Mux(pen_over, max_prod, pen_low * recip_r)))
-        m.d.sync += eqs + [c["valid"].eq(b["valid"]), c["payload"].eq(b["payload"])]
-
-        # D: urgency + penalty
-        sum_w = max(tw, sw) + 1
-        d, eqs = stage("d", rem=(F.REM.shape, c["rem"]),
-                       sum=(sum_w, c["urg"] + saturate_shift(c["ppen"], F.RECIP.frac, sw)))
-        m.d.sync += eqs + [d["valid"].eq(c["valid"]), d["payload"].eq(c["payload"])]
-
-        # E: beta * (urgency + penalty), raw
-        e, eqs = stage("e", rem=(F.REM.shape, d["rem"]),
-                       w=(sum_w + F.BETA.shape.width, self._beta * d["sum"]))
-        m.d.sync += eqs + [e["valid"].eq(d["valid"]), e["payload"].eq(d["payload"])]
-
-        # F: score = rem + (beta * (urgency + penalty) >> BETA.frac), saturated
-        total = Signal(len(e["w"]) + 1)
-        m.d.comb += total.eq(e["w"] + (e["rem"] << F.BETA.frac))
-        m.d.sync += [
-            self.o.valid.eq(e["valid"]), self.o.payload.payload.eq(e["payload"]),
-            self.o.payload.score.eq(saturate_shift(total, F.BETA.frac, sw)),
-        ]
+        key = self.key(m)
+        n = self.latency - 1
+        m.d.comb += self.o.payload.key.eq(key)
+        m.d.sync += [self.o.valid.eq(delay(m, self.i.valid, n, "valid")),
+                     self.o.payload.payload.eq(delay(m, self.i.payload.payload, n, "payload"))]
         return m
 
+    # -- pieces several policies share (combinational from registers) --
+    def wait(self, m, stamp):
+        """``max(0, t - stamp)`` (``W - 1`` bits)."""
+        tw = self._cfg.time_width
+        d = Signal(tw, name="wait_raw")
+        m.d.comb += d.eq(self.t - stamp)
+        return Mux(d[-1], 0, d[:tw - 1])
 
-class _DystaInputs:
-    """The fields the Dysta score reads from the seam's input bundle."""
+    def older(self, m, stamp):
+        """``older_key`` (``W - 1`` bits): ``2**(W-1) - 1 - wait``."""
+        return ~self.wait(m, stamp)
 
-    def __init__(self, deadline, last_run, gamma, rem, kinv_iso, payload):
-        self.deadline, self.last_run, self.gamma = deadline, last_run, gamma
-        self.rem, self.kinv_iso, self.payload = rem, kinv_iso, payload
+    def deadline_key(self, m, deadline):
+        """``deadline - t + 2**(W-1)``: the difference with its sign bit inverted."""
+        tw = self._cfg.time_width
+        d = Signal(tw, name="dl_raw")
+        m.d.comb += d.eq(deadline - self.t)
+        return Cat(d[:tw - 1], ~d[tw - 1])
+
+    def dt(self, m, deadline):
+        """``deadline - t`` as a signed ``W``-bit value."""
+        d = Signal(signed(self._cfg.time_width), name="dt_raw")
+        m.d.comb += d.eq(deadline - self.t)
+        return d
+
+
+class DystaScoreUnit(ScoreUnit):
+    """Dysta score of one entry per cycle (:func:`sw_scheduler.hw_policies.dysta_score`).
+
+    Stages: 1 LUT words registered, slack and wait; 2-3 ``gamma*REM``; 2-4
+    ``wait*KINV_ISO``; 4 rem, urgency; 5-6 ``pen*RECIP[n]``; 7 urgency + penalty; 8-10
+    ``BETA*(...)``; 11 ``rem + ... >> 16`` saturated.
+    """
+
+    policy = "dysta"
+
+    def key(self, m):
+        c = self._cfg
+        tw, sw = c.time_width, c.score_width
+        p = self.i.payload
+        # 1: LUT words registered; slack and wait (available in 2)
+        gamma = reg(m, p.row.gamma, "gamma")
+        rem_lut = reg(m, p.lay.rem, "rem_lut")
+        kinv = reg(m, p.var.kinv_iso, "kinv")
+        dt = reg(m, self.dt(m, p.row.deadline), "dt")
+        wait = reg(m, self.wait(m, p.row.last_run), "wait")
+        # 2-3: gamma * REM (in 4); 2-4: wait * KINV_ISO (in 5)
+        prem = mul(m, gamma, rem_lut, name="prem", latency=2)
+        ppen = mul(m, wait, kinv, name="ppen", latency=3)
+        # 4: rem, urgency = clamp(dt - rem) (in 5)
+        rem = saturate_shift(prem, F.GAMMA.frac, F.REM.width)
+        slack = delay(m, dt, 2, "dt") - rem
+        rem5 = reg(m, rem, "rem", F.REM.shape)
+        urg5 = reg(m, Mux(slack < 0, 0, slack[:tw]), "urg", unsigned(tw))
+        # 5-6: penalty / n_active (in 7); the penalty's saturation selects after the
+        # multiply: min(p, smax) * r == (smax * r if p > smax else p * r)
+        recip = reg(m, self.recip_n, "recip")
+        max_prod = reg(m, (recip << sw) - recip, "max_prod")
+        pen_over = delay(m, ppen[F.KINV_ISO.frac + sw:].any()
+                         if len(ppen) > F.KINV_ISO.frac + sw else 0, 2, "pen_over")
+        ppen2 = mul(m, ppen[F.KINV_ISO.frac:F.KINV_ISO.frac + sw], recip, name="ppen2",
+                    latency=2)
+        # 7: urgency + penalty (in 8)
+        pen = saturate_shift(Mux(pen_over, max_prod, ppen2), F.RECIP.frac, sw)
+        total = reg(m, delay(m, urg5, 2, "urg") + pen, "sum")
+        # 8-10: beta * (urgency + penalty) (in 11)
+        w = mul(m, self.beta, total, name="pbeta", latency=3)
+        # 11: score = rem + (... >> 16), saturated (in 12 = the output)
+        out = Signal(len(w) + 1, name="out_raw")
+        m.d.comb += out.eq(w + (delay(m, rem5, 6, "rem") << F.BETA.frac))
+        return reg(m, saturate_shift(out, F.BETA.frac, sw), "key", unsigned(sw))
 
 
 class Argmin(wiring.Component):

@@ -4,11 +4,13 @@
 //
 // Usage: harness STIMULUS RESULT [VCD VCD_CYCLES]
 // STIMULUS (text): header line
-//   n_req num_slots counter_init time_width fast_forward ff_settle max_cycles
+//   n_req num_slots counter_init time_width fast_forward ff_settle max_cycles tag_width
 //   slot_off slot_w layer_off layer_w ctag_off ctag_w cfin_off cfin_w
 // then per request: arrival tag payload n_layers (latency nnz) * n_layers
 // RESULT (text): "A tag cycle", "D cycle slot tag layer n_active latency",
-//   "C cycle tag finish", last line "E end_cycle sim_cycles decision_cycles busy_cycles".
+//   "C cycle tag finish", last line
+//   "E end_cycle sim_cycles decision_cycles busy_cycles full_cycles".
+// A completion belongs to the request of the last command (tags wrap at tag_width bits).
 // Progress on stderr: "P completed" lines.
 #include <cstdint>
 #include <cstdio>
@@ -38,11 +40,11 @@ int main(int argc, char** argv) {
     }
     FILE* in = fopen(argv[1], "r");
     if (!in) { fprintf(stderr, "harness: cannot open %s\n", argv[1]); return 2; }
-    unsigned long long n_req, slots_n, cinit, twidth, ff, settle, max_cycles;
+    unsigned long long n_req, slots_n, cinit, twidth, ff, settle, max_cycles, tagw;
     int so, sw, lo, lw, to, tw, fo, fw;
-    if (fscanf(in, "%llu %llu %llu %llu %llu %llu %llu %d %d %d %d %d %d %d %d", &n_req,
-               &slots_n, &cinit, &twidth, &ff, &settle, &max_cycles, &so, &sw, &lo, &lw,
-               &to, &tw, &fo, &fw) != 15) {
+    if (fscanf(in, "%llu %llu %llu %llu %llu %llu %llu %llu %d %d %d %d %d %d %d %d", &n_req,
+               &slots_n, &cinit, &twidth, &ff, &settle, &max_cycles, &tagw, &so, &sw, &lo,
+               &lw, &to, &tw, &fo, &fw) != 16) {
         fprintf(stderr, "harness: %s: bad header\n", argv[1]);
         return 2;
     }
@@ -91,7 +93,9 @@ int main(int argc, char** argv) {
     dut->completions_ready = 1; dut->lut_w_valid = 0; dut->time_w_valid = 0;
     dut->eval();
 
-    uint64_t k = 0, sim_cycles = 0, dec_cycles = 0, busy_cycles = 0, done = 0;
+    uint64_t k = 0, sim_cycles = 0, dec_cycles = 0, busy_cycles = 0, done = 0, full_cycles = 0;
+    uint64_t run_slot = 0;
+    const uint64_t tag_mask = (tagw >= 64) ? ~0ULL : ((1ULL << tagw) - 1);
     uint64_t due = 0, last_event = 0, nnz_out = 0, next_req = 0, free_from = 0;
     bool busy = false;
     std::vector<uint64_t> slots;
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
                     return 3;
                 }
                 uint64_t tag = slots[slot];
+                run_slot = slot;
                 const Req& q = reqs[by_tag[tag]];
                 if (layer >= q.lat.size()) {
                     fprintf(stderr, "harness: request %llu has no layer %llu\n",
@@ -157,19 +162,19 @@ int main(int argc, char** argv) {
             busy = false;
             event = true;
         }
+        if (n_act == slots_n) full_cycles++;
         if (dut->completions_valid) {
             uint64_t p = dut->completions_payload;
-            uint64_t tag = field(p, to, tw), fin = field(p, fo, fw);
-            size_t i = 0;
-            while (i < slots.size() && slots[i] != tag) i++;
-            if (i == slots.size()) {
-                fprintf(stderr, "harness: completion of tag %llu not in the table\n",
-                        (unsigned long long)tag);
+            uint64_t ptag = field(p, to, tw), fin = field(p, fo, fw);
+            if (run_slot >= slots.size() || (slots[run_slot] & tag_mask) != ptag) {
+                fprintf(stderr, "harness: completion tag %llu in cycle %llu is not the "
+                        "running request\n", (unsigned long long)ptag, (unsigned long long)k);
                 return 3;
             }
+            uint64_t tag = slots[run_slot];
             uint64_t last = slots.back();
             slots.pop_back();
-            if (i < slots.size()) slots[i] = last;
+            if (run_slot < slots.size()) slots[run_slot] = last;
             fprintf(out, "C %llu %llu %llu\n", (unsigned long long)k, (unsigned long long)tag,
                     (unsigned long long)fin);
             done++;
@@ -208,11 +213,12 @@ int main(int argc, char** argv) {
         if (vcd && sim_cycles < vcd_cycles) vcd->dump((uint64_t)(2 * sim_cycles + 2));
 #endif
         sim_cycles++;
+        if (jump && n_act == slots_n) full_cycles += target - k - 1;
         k = jump ? target : k + 1;
     }
-    fprintf(out, "E %llu %llu %llu %llu\n", (unsigned long long)k,
+    fprintf(out, "E %llu %llu %llu %llu %llu\n", (unsigned long long)k,
             (unsigned long long)sim_cycles, (unsigned long long)dec_cycles,
-            (unsigned long long)busy_cycles);
+            (unsigned long long)busy_cycles, (unsigned long long)full_cycles);
     fclose(out);
 #ifdef HARNESS_TRACE
     if (vcd) vcd->close();

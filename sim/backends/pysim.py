@@ -12,6 +12,7 @@ from amaranth.sim import Simulator
 from rtl.scheduler.top import DystaScheduler
 from rtl.simrun import run_simulation
 from sw_scheduler.bitexact import Decision, Retirement
+from sw_scheduler.formats import TAG_WIDTH
 
 from ..contract import FF_SETTLE, SystemResult
 from ..driver import RequestDriver, pack_request
@@ -33,6 +34,7 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
         k = 0
         busy, due, last_event, nnz_out = False, 0, 0, 0
         slots: list[int] = []
+        run_slot = None             # slot of the last command: a completion retires it
         ctx.set(dut.completions.ready, 1)
         offered, driven = None, None
         while len(res.completions) < n_req:
@@ -66,6 +68,7 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
                     p = ctx.get(dut.npu_cmd.payload)
                     slot, layer = int(p.slot), int(p.layer)
                     tag = slots[slot]
+                    run_slot = slot
                     lat, nnz_out = npu(tag, layer)
                     q = by_tag[tag]
                     res.decisions.append(Decision(k, slot, tag, q.model_id, q.pattern_id, layer,
@@ -77,13 +80,17 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
             elif resp_valid and ctx.get(dut.npu_resp.ready):
                 busy = False
                 event = True
+            if n_act == cfg.num_slots:
+                res.full_cycles += 1
             if ctx.get(dut.completions.valid):
                 p = ctx.get(dut.completions.payload)
-                tag = int(p.tag)
-                i = slots.index(tag)
+                tag = slots[run_slot]
+                if int(p.tag) != tag % (1 << TAG_WIDTH):
+                    raise RuntimeError(f"pysim harness: completion tag {int(p.tag)} in cycle {k} "
+                                       f"is not the running request {tag}")
                 last = slots.pop()
-                if i < len(slots):
-                    slots[i] = last
+                if run_slot < len(slots):
+                    slots[run_slot] = last
                 fin = int(p.finish)
                 res.completions.append(Retirement(k, tag, fin, res.finish_cycle(k, fin)))
                 if progress is not None:
@@ -105,6 +112,8 @@ def run_pysim(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, progress
             res.sim_cycles += 1
             if jump is not None:
                 ctx.set(dut.time_w.valid, 0)
+                if n_act == cfg.num_slots:
+                    res.full_cycles += jump - k - 1
                 k = jump
             else:
                 k += 1

@@ -25,6 +25,7 @@ from amaranth.back import verilog
 from rtl.export import tool_env, verilator_root, verilog_ports
 from rtl.scheduler.top import DystaScheduler
 from sw_scheduler.bitexact import Decision, Retirement
+from sw_scheduler.formats import TAG_WIDTH
 
 from ..contract import FF_SETTLE, SystemResult
 from ..driver import pack_request
@@ -86,7 +87,7 @@ def _stimulus(cfg, hwreqs, npu, *, fast_forward, max_cycles) -> str:
                          f"{cfg.completion_layout.size})")
     cl, ol = cfg.command_layout, cfg.completion_layout
     head = [len(hwreqs), cfg.num_slots, cfg.counter_init, cfg.time_width, int(fast_forward),
-            FF_SETTLE, max_cycles,
+            FF_SETTLE, max_cycles, TAG_WIDTH,
             cl["slot"].offset, cl["slot"].width, cl["layer"].offset, cl["layer"].width,
             ol["tag"].offset, ol["tag"].width, ol["finish"].offset, ol["finish"].width]
     plan = dict(npu.rows())
@@ -141,5 +142,6 @@ def run_verilator(cfg, images, hwreqs, npu, *, fast_forward=True, vcd=None, prog
                 k, tag, fin = v
                 res.completions.append(Retirement(k, tag, fin, res.finish_cycle(k, fin)))
             elif f[0] == "E":
-                res.end_cycle, res.sim_cycles, res.decision_cycles, res.npu_busy_cycles = v
+                (res.end_cycle, res.sim_cycles, res.decision_cycles, res.npu_busy_cycles,
+                 res.full_cycles) = v
     return res

@@ -3,7 +3,7 @@ vector and fast engines, identical schedules) and the policies FCFS, SJF (ties b
 "sjf-fcfs": by arrival), EDF, PREMA, Planaria, SDRM3 (with "-sparse" variants) and Dysta."""
 
 from .core import ActiveRequest, Completion, ConservationError, Policy, simulate
-from .policies import POLICIES, make_policy, policy_names
+from .policies import POLICIES, load_policy, make_policy, policy_names, register_policy
 
 __all__ = [
            "POLICIES",
@@ -11,7 +11,9 @@ __all__ = [
            "Completion",
            "ConservationError",
            "Policy",
+           "load_policy",
            "make_policy",
            "policy_names",
+           "register_policy",
            "simulate",
 ]

@@ -4,6 +4,9 @@ One accelerator runs one layer of one request at a time, non-preemptively. The p
 decides after every layer and when a request arrives while the accelerator is idle;
 decisions take zero time. Requests that arrive while a layer runs are admitted at the
 end of that layer (arrival cycle ``<=`` the decision cycle). Time is integer cycles.
+With ``capacity=C`` (``simulate(..., capacity=C)``, the hardware's task-table size) at
+most ``C`` requests are admitted at once; the others wait in arrival order (FIFO) and are
+admitted at the first decision with a free place, as the hardware's table back-pressures.
 
 Policy interface (:class:`Policy`): ``select(now, active) -> ActiveRequest`` plus the
 hooks ``on_arrival(now, r)`` and ``on_layer_done(now, r, layer, nnz)``. A policy that
@@ -31,16 +34,37 @@ import numpy as np
 
 from ..records import Completion, ConservationError, check_conservation
 
-__all__ = ["ActiveRequest", "Completion", "ConservationError", "Policy", "gamma_step",
+__all__ = ["GAMMA_MODES", "ActiveRequest", "Completion", "ConservationError", "Policy",
+           "gamma_inputs", "gamma_step",
            "simulate"]
+
+
+GAMMA_MODES = ("mean", "last", "busy")
+
+
+def gamma_inputs(mode: str, layer: int, stats, nnz: int, cycles: int):
+    """``(mean, measured)`` one layer feeds into :func:`gamma_step` under ``mode``:
+    output non-zeros (``mean``/``last``) or busy cycles (``busy``)."""
+    if mode == "busy":
+        return stats.mean_cycles[layer], cycles
+    return stats.mean_nnz[layer], nnz
 
 
 def gamma_step(mode: str, mean: float, nnz: int, rsum: float, rn: int):
     """One gamma update (``formats.py`` semantics); return ``(gamma | None, rsum, rn)``.
 
     ``ratio = nnz / mean``; a layer with ``mean == 0`` is skipped (``None``: unchanged);
-    ``mode`` ``"mean"``: running mean of the ratios, ``"last"``: the last ratio.
+    ``mode`` ``"mean"``: running mean of the ratios, ``"last"``: the last ratio;
+    ``"busy"``: ``nnz``/``mean`` are the layer's measured / mean busy cycles and gamma is
+    the ratio of their sums over the executed layers (``sim.predictor_eval``: the most
+    accurate forecast of the remaining cycles on input-dependent workloads).
     """
+    if mode == "busy":
+        if mean > 0:
+            rsum += nnz
+            rn += mean
+            return rsum / rn, rsum, rn
+        return None, rsum, rn
     if mean > 0:
         ratio = nnz / mean
         if mode == "last":
@@ -64,7 +88,8 @@ class ActiveRequest:
 
     __slots__ = ("arrival", "cycles", "deadline", "gamma", "iso_true", "last_run", "layer",
                  "model", "n_layers", "out_nnz", "pattern", "priority", "ratio_n",
-                 "ratio_sum", "rem_true", "req", "stats", "tag", "token", "token_time")
+                 "ratio_sum", "rem_true", "req", "start", "stats", "tag", "token",
+                 "token_time")
 
     def __init__(self, req, stats):
         self.req = req
@@ -79,6 +104,7 @@ class ActiveRequest:
         self.n_layers = len(req.cycles)
         self.layer = 0
         self.last_run = req.arrival
+        self.start = -1                 # cycle its first layer began
         self.gamma = 1.0
         self.ratio_sum = 0.0
         self.ratio_n = 0
@@ -118,8 +144,8 @@ class Policy:
     ties: tuple = ()   # request attributes breaking score ties (lowest first), before arrival
 
     def __init__(self, tables, *, gamma_mode: str = "mean"):
-        if gamma_mode not in ("mean", "last"):
-            raise ValueError(f"gamma_mode must be 'mean' or 'last', got {gamma_mode!r}")
+        if gamma_mode not in GAMMA_MODES:
+            raise ValueError(f"gamma_mode must be one of {GAMMA_MODES}, got {gamma_mode!r}")
         self.tables = tables
         self.gamma_mode = gamma_mode
 
@@ -155,7 +181,8 @@ class Policy:
 
     def on_layer_done(self, now: int, r: ActiveRequest, layer: int, nnz: int):
         """Gamma update (:func:`gamma_step`) with the policy's mean non-zeros."""
-        g, r.ratio_sum, r.ratio_n = gamma_step(self.gamma_mode, r.stats.mean_nnz[layer], nnz,
+        mean, seen = gamma_inputs(self.gamma_mode, layer, r.stats, nnz, r.cycles[layer])
+        g, r.ratio_sum, r.ratio_n = gamma_step(self.gamma_mode, mean, seen,
                                                r.ratio_sum, r.ratio_n)
         if g is not None:
             r.gamma = g
@@ -197,17 +224,22 @@ class _Kernel:
     on_arrival: object = None
 
 
-def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completion]:
+def simulate(requests, policy: Policy, *, engine: str = "auto",
+             capacity: int | None = None) -> list[Completion]:
     """Run ``requests`` (any order) under ``policy``; return completions in finish order.
 
     ``engine``: ``"scalar"`` (ActiveRequest objects, any policy; the definition),
     ``"vector"`` (numpy, policies with ``vector = True``), ``"fast"`` (this package's
     policies, unsubclassed outside it) or ``"auto"`` (fast, else vector unless the
     policy's class overrides ``select``/``on_arrival``/``on_layer_done`` outside this
-    package, else scalar). Checks conservation: every request completes exactly once,
-    never before ``arrival + iso``.
+    package, else scalar). ``capacity``: at most that many admitted requests (FIFO
+    admission, module docstring); None = unbounded. Checks conservation: every request
+    completes exactly once, never before ``arrival + iso``.
     """
+    if capacity is not None and (not isinstance(capacity, int) or capacity < 1):
+        raise ValueError(f"simulate: capacity must be an int >= 1 or None, got {capacity!r}")
     reqs = sorted(requests, key=lambda q: (q.arrival, q.tag))
+    cap = len(reqs) + 1 if capacity is None else capacity
     tags = [q.tag for q in reqs]
     if len(set(tags)) != len(tags):
         raise ValueError("simulate: request tags must be unique")
@@ -217,13 +249,13 @@ def simulate(requests, policy: Policy, *, engine: str = "auto") -> list[Completi
     if engine == "fast":
         if kern is None:
             raise ValueError(f"policy {policy.name!r} has no fast-engine rule")
-        done = _run_fast(reqs, policy, kern)
+        done = _run_fast(reqs, policy, kern, cap)
     elif engine == "vector":
         if not policy.vector:
             raise ValueError(f"policy {policy.name!r} has no vectorised score")
-        done = _run_vector(reqs, policy)
+        done = _run_vector(reqs, policy, cap)
     elif engine == "scalar":
-        done = _run_scalar(reqs, policy)
+        done = _run_scalar(reqs, policy, cap)
     else:
         raise ValueError(f"engine must be 'auto', 'scalar', 'vector' or 'fast', got {engine!r}")
     check_conservation(reqs, done, where=f"reference {policy.name}")
@@ -251,11 +283,12 @@ def _fast_ok(policy) -> bool:
     return all(c is object or c.__module__.startswith(__package__) for c in type(policy).__mro__)
 
 
-def _completion(q, now):
-    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, q.iso, q.priority)
+def _completion(q, now, start):
+    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, q.iso, q.priority,
+                      start)
 
 
-def _run_scalar(reqs, policy):
+def _run_scalar(reqs, policy, cap):
     stats_of = policy.tables.get
     active: list[ActiveRequest] = []
     done: list[Completion] = []
@@ -263,13 +296,15 @@ def _run_scalar(reqs, policy):
     while i < n or active:
         if not active and reqs[i].arrival > now:
             now = reqs[i].arrival
-        while i < n and reqs[i].arrival <= now:
+        while i < n and reqs[i].arrival <= now and len(active) < cap:
             a = ActiveRequest(reqs[i], stats_of(reqs[i].model, reqs[i].pattern))
             active.append(a)
             policy.on_arrival(now, a)
             i += 1
         r = policy.select(now, active)
         j = r.layer
+        if j == 0:
+            r.start = now
         now += r.cycles[j]
         r.layer = j + 1
         r.rem_true -= r.cycles[j]
@@ -277,7 +312,7 @@ def _run_scalar(reqs, policy):
         policy.on_layer_done(now, r, j, r.out_nnz[j])
         if r.layer == r.n_layers:
             active.remove(r)
-            done.append(_completion(r.req, now))
+            done.append(_completion(r.req, now, r.start))
     return done
 
 
@@ -317,21 +352,21 @@ class _State:
         self._refresh()
 
 
-def _run_vector(reqs, policy):
+def _run_vector(reqs, policy, cap):
     n = len(reqs)
     tables = policy.tables
     cache = {}
     mode = policy.gamma_mode
     s = _State(n)
     # per active position: request, its tables (rem, mean_cycles, mean_nnz), layer, rsum, rn
-    act_req, act_tab, act_layer, act_rsum, act_rn = [], [], [], [], []
+    act_req, act_tab, act_layer, act_rsum, act_rn, act_start = [], [], [], [], [], []
     done = []
     now, i = 0, 0
     while i < n or act_req:
         if not act_req and reqs[i].arrival > now:
             now = reqs[i].arrival
         rows = []
-        while i < n and reqs[i].arrival <= now:
+        while i < n and reqs[i].arrival <= now and len(act_req) < cap:
             q = reqs[i]
             key = (q.model, q.pattern)
             if key not in cache:
@@ -348,6 +383,7 @@ def _run_vector(reqs, policy):
             act_layer.append(0)
             act_rsum.append(0.0)
             act_rn.append(0)
+            act_start.append(-1)
             i += 1
         if rows:
             base = len(s.arrival)
@@ -360,6 +396,8 @@ def _run_vector(reqs, policy):
             j = policy.select_index(now, s, len(act_req))
         q = act_req[j]
         lay = act_layer[j]
+        if lay == 0:
+            act_start[j] = now
         c = q.cycles[lay]
         now += c
         lay += 1
@@ -367,15 +405,20 @@ def _run_vector(reqs, policy):
         s.rem_true[j] -= c
         s.last_run[j] = now
         rem_t, mc_t, nnz_t, _ = act_tab[j]
-        g, act_rsum[j], act_rn[j] = gamma_step(mode, nnz_t[lay - 1], q.out_nnz[lay - 1],
-                                               act_rsum[j], act_rn[j])
+        if mode == "busy":
+            g, act_rsum[j], act_rn[j] = gamma_step(mode, mc_t[lay - 1], c, act_rsum[j],
+                                                   act_rn[j])
+        else:
+            g, act_rsum[j], act_rn[j] = gamma_step(mode, nnz_t[lay - 1], q.out_nnz[lay - 1],
+                                                   act_rsum[j], act_rn[j])
         if g is not None:
             s.gamma[j] = g
         if lay == len(q.cycles):
             s.delete(j)
-            for lst in (act_req, act_tab, act_layer, act_rsum, act_rn):
+            start = act_start[j]
+            for lst in (act_req, act_tab, act_layer, act_rsum, act_rn, act_start):
                 del lst[j]
-            done.append(_completion(q, now))
+            done.append(_completion(q, now, start))
         else:
             s.rem_est[j] = rem_t[lay]
             s.next_est[j] = mc_t[lay]
@@ -388,11 +431,18 @@ class _Job:
 
     __slots__ = ("arrival", "deadline", "gamma", "gammas", "iso", "iso_est", "last_run",
                  "layer", "mono", "n_layers", "next_est", "next_tab", "pre", "priority", "q",
-                 "rem_est", "rem_tab", "tag", "token", "token_time")
+                 "rem_est", "rem_tab", "start", "tag", "token", "token_time")
 
 
 def _gammas(mode, nnz, mean):
-    """Gamma after ``k`` executed layers, ``k = 0..L`` (the :func:`gamma_step` sequence)."""
+    """Gamma after ``k`` executed layers, ``k = 0..L`` (the :func:`gamma_step` sequence;
+    ``busy``: ``nnz``/``mean`` are the measured / mean cycles)."""
+    if mode == "busy":
+        out, g, rsum, rn = [1.0], 1.0, 0.0, 0.0
+        for z, m in zip(nnz, mean):
+            g, rsum, rn = (g, rsum, rn) if m <= 0 else gamma_step(mode, m, z, rsum, rn)
+            out.append(g)
+        return out
     out = [1.0]
     g, rsum, rn = 1.0, 0.0, 0
     last = mode == "last"
@@ -408,7 +458,7 @@ def _gammas(mode, nnz, mean):
     return out
 
 
-def _run_fast(reqs, policy, kern):
+def _run_fast(reqs, policy, kern, cap=None):
     tables = policy.tables
     mode = policy.gamma_mode
     use_gamma = kern.gamma
@@ -433,6 +483,7 @@ def _run_fast(reqs, policy, kern):
         j.deadline = q.deadline
         j.priority = q.priority
         j.layer = 0
+        j.start = -1
         j.pre = pre = list(accumulate(q.cycles, initial=0))
         j.n_layers = len(pre) - 1
         j.iso = pre[-1]
@@ -440,21 +491,28 @@ def _run_fast(reqs, policy, kern):
         j.rem_est = j.rem_tab[0]
         j.next_est = j.next_tab[0]
         j.gamma = 1.0
-        j.gammas = _gammas(mode, q.out_nnz, nnz) if use_gamma else None
+        if not use_gamma:
+            j.gammas = None
+        elif mode == "busy":
+            j.gammas = _gammas(mode, q.cycles, j.next_tab)
+        else:
+            j.gammas = _gammas(mode, q.out_nnz, nnz)
         j.token = 0.0
         return j
 
+    cap = len(reqs) + 1 if cap is None else cap
     if kern.key is not None:
-        return _run_heap(reqs, kern, new_job)
-    return _run_scan(reqs, policy, kern, new_job)
+        return _run_heap(reqs, kern, new_job, cap)
+    return _run_scan(reqs, policy, kern, new_job, cap)
 
 
 def _finish(j, now):
     q = j.q
-    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, j.iso, q.priority)
+    return Completion(q.tag, q.model, q.pattern, q.arrival, q.deadline, now, j.iso, q.priority,
+                      j.start)
 
 
-def _run_heap(reqs, kern, new_job):
+def _run_heap(reqs, kern, new_job, cap):
     """Static-key policies: waiting jobs in a heap by key; only the running job's key moves."""
     key, use_gamma = kern.key, kern.gamma
     arrive = kern.on_arrival
@@ -466,7 +524,7 @@ def _run_heap(reqs, kern, new_job):
             if i >= n:
                 return done
             now = max(now, reqs[i].arrival)
-        while i < n and reqs[i].arrival <= now:
+        while i < n and reqs[i].arrival <= now and len(heap) + (run is not None) < cap:
             j = new_job(reqs[i])
             if arrive is not None:
                 arrive(now, j)
@@ -479,10 +537,13 @@ def _run_heap(reqs, kern, new_job):
             rk = heapreplace(heap, rk)
             run = rk[-1]
         pre, lay, end = run.pre, run.layer, run.n_layers
-        if run.mono or not heap:       # keeps running (or alone) until the next arrival
-            k = bisect_left(pre, reqs[i].arrival - now + pre[lay], lay + 1, end) if i < n else end
+        if run.mono or not heap:       # keeps running (or alone) until the next admission
+            k = (bisect_left(pre, reqs[i].arrival - now + pre[lay], lay + 1, end)
+                 if i < n and len(heap) + 1 < cap else end)
         else:
             k = lay + 1
+        if lay == 0:
+            run.start = now
         now += pre[k] - pre[lay]
         run.last_run = now
         if k == end:
@@ -509,7 +570,7 @@ def _job_row(j):
             "iso_est": j.iso_est, "rem_true": j.iso - j.pre[j.layer], "iso_true": j.iso}
 
 
-def _run_scan(reqs, policy, kern, new_job):
+def _run_scan(reqs, policy, kern, new_job, cap):
     """Scan policies: the rule looks at every active job at every decision; a lone job
     runs straight to the next arrival; large active sets go to the vector kernel."""
     pick, stateful, use_gamma = kern.pick, kern.stateful, kern.gamma
@@ -523,7 +584,7 @@ def _run_scan(reqs, policy, kern, new_job):
             if i >= n:
                 return done
             now = max(now, reqs[i].arrival)
-        while i < n and reqs[i].arrival <= now:
+        while i < n and reqs[i].arrival <= now and len(act) < cap:
             j = new_job(reqs[i])
             act.append(j)
             if s is not None:
@@ -546,6 +607,8 @@ def _run_scan(reqs, policy, kern, new_job):
             r = act[x]
             pre, lay, end = r.pre, r.layer, r.n_layers
             k = lay + 1
+            if lay == 0:
+                r.start = now
             c = pre[k] - pre[lay]
             now += c
             r.last_run = now
@@ -567,11 +630,14 @@ def _run_scan(reqs, policy, kern, new_job):
             if stateful:
                 pick(now, act)
             pre, lay, end = r.pre, r.layer, r.n_layers
-            k = bisect_left(pre, reqs[i].arrival - now + pre[lay], lay + 1, end) if i < n else end
+            k = (bisect_left(pre, reqs[i].arrival - now + pre[lay], lay + 1, end)
+                 if i < n and cap > 1 else end)
         else:
             r = pick(now, act)
             pre, lay, end = r.pre, r.layer, r.n_layers
             k = lay + 1
+        if lay == 0:
+            r.start = now
         now += pre[k] - pre[lay]
         r.last_run = now
         if k == end:

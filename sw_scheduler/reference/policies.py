@@ -18,12 +18,18 @@ absolute deadline. Semantics and the places where we differ from the paper's art
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 from .core import Policy, _Kernel
 
-__all__ = ["EDF", "FCFS", "POLICIES", "PREMA", "SDRM3", "SJF", "Dysta", "DystaOracle",
-           "Planaria", "make_policy", "policy_names"]
+__all__ = ["EDF", "ENTRY_POINT_GROUP", "FCFS", "POLICIES", "PREMA", "SDRM3", "SJF", "Dysta",
+           "DystaOracle", "Planaria", "load_policy", "make_policy", "policy_names",
+           "register_policy"]
 
 
 class FCFS(Policy):
@@ -357,9 +363,64 @@ POLICIES = {
     "sdrm3-sparse": lambda t, **kw: SDRM3(t, sparse=True, **kw),
     "dysta": lambda t, **kw: Dysta(t, gamma_mode="mean", **kw),
     "dysta-last": lambda t, **kw: Dysta(t, gamma_mode="last", **kw),
+    "dysta-busy": lambda t, **kw: Dysta(t, gamma_mode="busy", **kw),
     "dysta-nopattern": _nopattern,
     "dysta-oracle": lambda t, **kw: DystaOracle(t, **kw),
 }
+
+
+ENTRY_POINT_GROUP = "sparse_dysta.policies"
+
+
+def register_policy(name: str, factory) -> None:
+    """Add policy ``name``: ``factory(tables, **kw) -> Policy`` (e.g. a Policy subclass).
+
+    ValueError if the name is taken by a different factory.
+    """
+    if not isinstance(name, str) or not name or "," in name:
+        raise ValueError(f"policy name must be a non-empty string without ',', got {name!r}")
+    if name in POLICIES and POLICIES[name] is not factory:
+        raise ValueError(f"policy {name!r} is already registered")
+    POLICIES[name] = factory
+
+
+def load_policy(spec: str) -> str:
+    """Register the Policy subclass named by ``spec`` and return its name.
+
+    ``spec`` is ``module.path:ClassName`` (an importable module) or
+    ``path/to/file.py:ClassName``; the class's ``name`` attribute is the scheduler name.
+    ValueError naming ``spec`` on any problem.
+    """
+    mod_name, sep, cls_name = spec.rpartition(":")
+    if not sep or not mod_name or not cls_name:
+        raise ValueError(f"--policy {spec!r}: expected module:Class or file.py:Class")
+    try:
+        if mod_name.endswith(".py"):
+            path = Path(mod_name)
+            mspec = importlib.util.spec_from_file_location(f"_dysta_policy_{path.stem}", path)
+            if mspec is None or not path.is_file():
+                raise ValueError(f"--policy {spec!r}: no such file {mod_name!r}")
+            module = importlib.util.module_from_spec(mspec)
+            mspec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise ValueError(f"--policy {spec!r}: cannot import {mod_name!r} ({e})") from None
+    cls = getattr(module, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Policy)):
+        raise ValueError(  # noqa: TRY004 - one error kind for every bad --policy
+            f"--policy {spec!r}: {cls_name!r} is not a Policy subclass in {mod_name!r}")
+    if cls.name in ("base", "") or not isinstance(cls.name, str):
+        raise ValueError(f"--policy {spec!r}: the class needs a 'name' attribute")
+    register_policy(cls.name, cls)
+    return cls.name
+
+
+def _load_entry_points() -> None:
+    """Policies other packages declare under the entry-point group ENTRY_POINT_GROUP."""
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        cls = ep.load()
+        register_policy(getattr(cls, "name", ep.name), cls)
 
 
 def policy_names() -> list[str]:
@@ -375,3 +436,6 @@ def make_policy(name: str, tables, **kw) -> Policy:
     p = factory(tables, **kw)
     p.name = name
     return p
+
+
+_load_entry_points()

@@ -6,7 +6,8 @@ decision (cycle, slot, model, pattern, layer, n_active) and every completion (ta
 finish) must equal :class:`sw_scheduler.bitexact.BitExactScheduler`'s.
 ``backpressure_conserves``: the NPU and the host stall at random (seeded pause
 generators); the model assumes neither, so the checks are conservation and per-request
-layer order. Case parameters come in ``TB_CASE`` (see ``sched_case.Case``).
+layer order. Case parameters come in ``TB_CASE`` (see ``sched_case.Case``); with
+``load_luts`` the LUT images and beta go in through ``lut_w`` (which has a ``ready``).
 """
 
 import os
@@ -15,7 +16,7 @@ from collections import Counter
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from rtl.scheduler.layouts import LUT_LAYER, LUT_VARIANT
+from rtl.scheduler.harness import lut_words
 from sw_scheduler.bitexact import BitExactScheduler, encode_request
 from tests.support.sched_case import Case
 from tests.support.tbkit import TB, StreamSink, StreamSource, pauses, wait_len
@@ -74,10 +75,8 @@ async def setup(dut, case: Case, p_npu: float, p_host: float):
     npu = NpuStub(tb, cfg, plan, pause=pauses(case.seed + 1, p_npu) if p_npu else None)
     host = StreamSink(tb, "completions",
                       pause=pauses(case.seed + 2, p_host) if p_host else None)
-    if case.load_luts:
-        words = [(LUT_VARIANT, a, w) for a, w in enumerate(img.variant)]
-        words += [(LUT_LAYER, a, w) for a, w in enumerate(img.layer)]
-        for table, addr, w in words:
+    if case.load_luts:        # the DUT starts with empty LUTs and beta 0
+        for table, addr, w in lut_words(img, cfg.beta):
             lut.put(cfg.pack(cfg.lut_write_layout, {"table": table, "addr": addr, "data": w}))
     for r in reqs:
         src.put(cfg.pack(cfg.request_layout, {

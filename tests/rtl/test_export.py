@@ -52,3 +52,20 @@ def test_export_errors_name_the_problem(tmp_path):
     bad.write_text("module bad(input a); assign b = ; endmodule\n")
     with pytest.raises(ExportError, match="iverilog elaboration of bad"):
         elaborate_iverilog([bad], "bad")
+
+
+def test_failed_export_leaves_previous_output(tmp_path, monkeypatch):
+    from rtl import export as ex
+
+    out = tmp_path / "v"
+    out.mkdir()
+    (out / "old.v").write_text("// previous export\n")
+
+    def broken(files, top):
+        raise ex.ExportError(f"verilator --lint-only {files[0]}: simulated failure")
+
+    monkeypatch.setattr(ex, "lint_verilator", broken)
+    with pytest.raises(ex.ExportError, match="simulated failure"):
+        ex.export(slots=4, lanes=8, out=out, check=True)
+    assert sorted(p.name for p in out.iterdir()) == ["old.v"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]          # no staging left

@@ -1,19 +1,25 @@
-"""Scheduler blocks alone on directed cases: table/intake, predictor, score unit, argmin."""
+"""Scheduler blocks alone on directed cases: table/intake, predictor, score units, argmin,
+run-time LUT/beta writes and their interlock."""
+
+import dataclasses
 
 import numpy as np
 import pytest
-from amaranth.hdl import unsigned
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.sim import Simulator
 
 from rtl.scheduler.harness import random_images, simulate, until
-from rtl.scheduler.layouts import SchedulerConfig
+from rtl.scheduler.layouts import LUT_PARAM, PARAM_BETA, SchedulerConfig
+from rtl.scheduler.policies import SCORE_UNITS
 from rtl.scheduler.predictor import PRED_LATENCY, Predictor
-from rtl.scheduler.score import SCORE_LATENCY, Argmin, DystaScoreUnit
+from rtl.scheduler.score import Argmin
 from rtl.scheduler.table import TaskTable
+from rtl.scheduler.top import DystaScheduler
 from sw_scheduler import formats as F
 from sw_scheduler.bitexact import GAMMA_ONE, BitExactScheduler, predict, ratio_code
-from sw_scheduler.hw_policies import dysta_score
+from sw_scheduler.hw_policies import HW_POLICIES, dysta_score
 from sw_scheduler.records import Request
+from sw_scheduler.timing import SCORE_LATENCIES, scan_overhead
 
 
 def score(*, t, deadline, last_run, gamma, rem_lut, kinv_iso, recip_n, beta, time_width,
@@ -95,54 +101,102 @@ def test_predictor(variant):
     run_sim(dut, tb)
 
 
-# ---- score unit ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("tw,beta", [(32, 655), (32, F.BETA.max_int), (16, 1 << 16)])
-def test_score_unit(tw, beta):
-    rng = np.random.default_rng(tw + beta)
-    sw = F.SCORE_WIDTH
+# ---- score units ---------------------------------------------------------------------------
+def _entries(rng, cfg, t, n):
+    """Rows and LUT words: field extremes first, then random values around ``t``."""
+    tmod = cfg.time_mod
+    fields = dict(cfg.row_layout)
+
+    def stamp(r):
+        kind = r.integers(4)
+        if kind == 0:
+            return int(r.integers(0, tmod))                   # anywhere (past the horizon)
+        span = [300, 1 << 20, tmod >> 1][kind - 1]
+        return (t + int(r.integers(-span, span))) % tmod
+
+    out = []
+    for i in range(n):
+        ext = i < 6
+        row = {k: (int(r.integers(0, 1 << f.width)) if not ext else (1 << f.width) - 1
+                   if i % 2 else 0) for k, f in fields.items() if (r := rng) is not None}
+        for k in ("deadline", "arrival", "last_run", "vstart"):
+            if k in fields and not ext:
+                row[k] = stamp(rng)
+        if "priority" in fields:
+            row["priority"] = int(rng.integers(3))
+        rem = F.REM.max_int if ext and i % 2 else int(rng.integers(0, 1 << int(rng.integers(1, 33))))
+        nrem = max(rem - int(rng.integers(-50, 1 << 20)), 0) if not ext else (0 if i % 2 else rem)
+        kinv = F.KINV_ISO.max_int if ext and i % 2 else int(rng.integers(0, 1 << int(rng.integers(1, 33))))
+        out.append((row, {"n_layers": 3, "kinv_iso": kinv}, {"rem": rem, "inv_nnz": 0},
+                    {"rem": nrem & F.REM.max_int, "inv_nnz": 0}))
+    return out
+
+
+@pytest.mark.parametrize("policy,tw,beta", [(p, 32, 655) for p in HW_POLICIES]
+                         + [("dysta", 32, F.BETA.max_int), ("dysta", 16, 1 << 16),
+                            ("planaria", 16, 0), ("sdrm3", 16, 0), ("prema-sparse", 16, 0)])
+def test_score_unit(policy, tw, beta):
+    """Every unit equals its bit-exact key, with its SCORE_LATENCIES depth, under bubbles."""
+    rng = np.random.default_rng(tw + beta + len(policy))
     tmod = 1 << tw
     t = tmod - 100                                     # decision time just before the wrap
     recip_n = F.recip_table(5)[3]
-    mx = (tmod - 1, tmod - 1, F.GAMMA.max_int, F.REM.max_int, F.KINV_ISO.max_int)
-    entries = [mx, (t, t, 0, 0, 0), ((t + 50) % tmod, (t - 70) % tmod, GAMMA_ONE, 40, 1 << 16),
-               ((t - 5) % tmod, (t + 5) % tmod, GAMMA_ONE, 10, 1 << 16)]   # past deadline;
-    entries += [tuple(int(rng.integers(0, m + 1)) for m in mx) for _ in range(60)]
-    cfg = SchedulerConfig(lut=F.LutLayout(1, 1, 2), time_width=tw, score_width=sw, beta=beta)
-    dut = DystaScoreUnit(cfg, unsigned(8))
-    expect = [score(t=t, deadline=d, last_run=lr, gamma=g, rem_lut=r, kinv_iso=k,
-                    recip_n=recip_n, beta=beta, time_width=tw, score_width=sw)
-              for d, lr, g, r, k in entries]
-    got = []
+    cfg = SchedulerConfig(lut=F.LutLayout(1, 1, 2), time_width=tw, beta=beta, policy=policy,
+                          kappa=700)
+    pol = HW_POLICIES[policy]
+    entries = _entries(rng, cfg, t, 80)
+    expect = [pol.key(t=t, row=row, var=var, lay=lay, nxt=nxt, recip_n=recip_n, beta=beta,
+                      kappa=cfg.kappa, time_width=tw, score_width=cfg.score_width)
+              for row, var, lay, nxt in entries]
+    dut = SCORE_UNITS[policy](cfg, unsigned(8))
+    got, first_in = [], []
 
     async def feed(ctx):
         ctx.set(dut.t, t)
         ctx.set(dut.recip_n, recip_n)
-        for idx, (d, lr, g, r, k) in enumerate(entries):
-            ctx.set(dut.i.payload, {"row": {"deadline": d, "last_run": lr, "gamma": g},
-                                    "var": {"kinv_iso": k}, "lay": {"rem": r},
+        ctx.set(dut.beta, beta)
+        for _ in range(3):                             # stable parameters, as in a SCAN
+            await ctx.tick()
+        for idx, (row, var, lay, nxt) in enumerate(entries):
+            ctx.set(dut.i.payload, {"row": row, "var": var, "lay": lay, "nxt": nxt,
                                     "payload": idx})
             ctx.set(dut.i.valid, 1)
-            if idx % 7 == 3:                       # a bubble now and then
+            if idx % 7 == 3:                           # a bubble now and then
                 ctx.set(dut.i.valid, 0)
                 await ctx.tick()
                 ctx.set(dut.i.valid, 1)
+            if idx == 0:
+                first_in.append(ctx.get(cycle))
             await ctx.tick()
         ctx.set(dut.i.valid, 0)
 
-    async def sink(ctx):
-        cycles = 0
-        while len(got) < len(entries):
-            _, _, v, p = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            cycles += 1
-            if v:
-                got.append((p.payload, p.score))
-        assert cycles >= len(entries) + SCORE_LATENCY
+    cycle = Signal(32)
 
-    run_sim(dut, feed, sink)
+    async def sink(ctx):
+        while len(got) < len(entries):
+            _, _, v, p, c = await ctx.tick().sample(dut.o.valid, dut.o.payload, cycle)
+            if v:
+                if not got:
+                    assert c - first_in[0] == SCORE_LATENCIES[policy]
+                got.append((p.payload, p.key))
+
+    m = Module()
+    m.submodules.dut = dut
+    m.d.sync += cycle.eq(cycle + 1)
+    run_sim(m, feed, sink)
     assert got == list(enumerate(expect))
-    assert 0 in expect                                 # nothing due, nothing waited
-    if beta == F.BETA.max_int:
-        assert (1 << sw) - 1 in expect                 # saturated score exercised
+    assert len(set(expect)) > 20                      # the keys differ
+
+
+def test_dysta_score_saturates():
+    """Dysta's score reaches its maximum and 0 among the extremes."""
+    cfg = SchedulerConfig(lut=F.LutLayout(1, 1, 2), beta=F.BETA.max_int)
+    mx = {"deadline": 0, "last_run": (1 << 32) - (1 << 30), "gamma": F.GAMMA.max_int}
+    kw = {"recip_n": 1 << 16, "beta": cfg.beta, "time_width": 32, "score_width": 40}
+    assert dysta_score(t=0, row=mx, var={"kinv_iso": F.KINV_ISO.max_int},
+                       lay={"rem": F.REM.max_int}, **kw) == (1 << 40) - 1
+    assert dysta_score(t=5, row={"deadline": 5, "last_run": 5, "gamma": 0},
+                       var={"kinv_iso": 0}, lay={"rem": 0}, **kw) == 0
 
 
 # ---- argmin ---------------------------------------------------------------------------------
@@ -179,7 +233,7 @@ def test_argmin_ties_and_clear():
 
 # ---- task table / intake --------------------------------------------------------------------
 def test_table_intake_backpressure_and_compaction():
-    cfg = SchedulerConfig(lut=F.LutLayout(1, 1, 2), num_slots=4)
+    cfg = SchedulerConfig(lut=F.LutLayout(1, 1, 2), num_slots=4, policy="planaria")
     dut = TaskTable(cfg)
     reqs = [{"tag": 10 + i, "model": i & 1, "pattern": 1, "deadline": 1000 * i,
              "priority": i % 3} for i in range(6)]
@@ -188,29 +242,36 @@ def test_table_intake_backpressure_and_compaction():
         ctx.set(dut.now, 77)
         ctx.set(dut.intake.valid, 1)
         ctx.set(dut.intake.payload, reqs[0])
+        assert ctx.get(dut.intake.ready)               # open after reset (IDLE, empty)
+        ctx.set(dut.intake.valid, 0)
+        await ctx.tick()                               # open_next low: closed from now on
+        ctx.set(dut.intake.valid, 1)
+        assert not ctx.get(dut.intake.ready)
         await ctx.tick()
-        assert ctx.get(dut.n_active) == 0              # allow low: nothing taken
-        ctx.set(dut.allow, 1)
+        assert ctx.get(dut.n_active) == 0              # nothing taken
+        ctx.set(dut.open_next, 1)
+        await ctx.tick()
         for i, r in enumerate(reqs[:4]):
             ctx.set(dut.intake.payload, r)
             ctx.set(dut.now, 100 + i)
             assert ctx.get(dut.intake.ready)
             await ctx.tick()
-        assert ctx.get(dut.n_active) == 4 and ctx.get(dut.full)
+        assert ctx.get(dut.n_active) == 4
         ctx.set(dut.intake.payload, reqs[4])
         for _ in range(3):                             # full: held off, never dropped
             assert not ctx.get(dut.intake.ready)
             await ctx.tick()
         assert ctx.get(dut.n_active) == 4
+        ctx.set(dut.intake.valid, 0)
         for slot in range(4):
             ctx.set(dut.rd_addr, slot)
             await ctx.tick()
             row = ctx.get(dut.rd_data)
-            assert (row.tag, row.model, row.deadline, row.last_run) == (
-                10 + slot, slot & 1, 1000 * slot, 100 + slot)
-            assert (row.layer, row.gamma, row.gamma_sum, row.count) == (0, GAMMA_ONE, 0, 0)
-        # retire slot 1: the last row moves in, n decrements; intake in the next cycle
-        ctx.set(dut.allow, 0)
+            assert (row.tag, row.model, row.deadline, row.priority) == (
+                10 + slot, slot & 1, 1000 * slot, slot % 3)
+            assert (row.arrival, row.layer) == (100 + slot, 0)
+        # retire slot 1: the last row moves in, n decrements; intake reopens next cycle
+        ctx.set(dut.open_next, 0)
         ctx.set(dut.rd_addr, 3)
         await ctx.tick()
         last = ctx.get(dut.rd_data)
@@ -218,18 +279,15 @@ def test_table_intake_backpressure_and_compaction():
         ctx.set(dut.wr_addr, 1)
         ctx.set(dut.wr_data, last)
         ctx.set(dut.pop, 1)
+        ctx.set(dut.open_next, 1)
         await ctx.tick()
         ctx.set(dut.wr_en, 0)
         ctx.set(dut.pop, 0)
-        assert ctx.get(dut.n_active) == 3
-        ctx.set(dut.allow, 1)
-        ctx.set(dut.wr_en, 1)                          # controller write blocks intake
-        assert not ctx.get(dut.intake.ready)
-        ctx.set(dut.wr_en, 0)
-        assert ctx.get(dut.intake.ready)
+        assert ctx.get(dut.n_active) == 3 and ctx.get(dut.intake.ready)
+        ctx.set(dut.intake.valid, 1)
         await ctx.tick()
         ctx.set(dut.intake.valid, 0)
-        assert ctx.get(dut.n_active) == 4
+        assert ctx.get(dut.n_active) == 4 and not ctx.get(dut.intake.ready)
         tags = []
         for slot in range(4):
             ctx.set(dut.rd_addr, slot)
@@ -240,20 +298,66 @@ def test_table_intake_backpressure_and_compaction():
     run_sim(dut, tb)
 
 
+def test_row_layout_holds_only_what_the_policy_reads():
+    lay = F.LutLayout(1, 1, 2)
+    fcfs = dict(SchedulerConfig(lut=lay, policy="fcfs").row_layout)
+    dysta = dict(SchedulerConfig(lut=lay, policy="dysta").row_layout)
+    assert set(fcfs) == {"tag", "model", "pattern", "layer", "arrival"}
+    assert {"gamma", "gamma_sum", "count", "deadline", "last_run"} <= set(dysta)
+    assert "arrival" not in dysta and "priority" not in dysta
+
+
 # ---- LUT write port ---------------------------------------------------------------------------
-def test_lut_write_port_equals_initial_contents():
+@pytest.mark.parametrize("policy", ["dysta", "prema"])
+def test_lut_and_beta_writes_equal_initial_contents(policy):
+    """LUTs and a run-time beta written through ``lut_w`` give the model's decisions with
+    those images and that beta."""
     rng = np.random.default_rng(21)
     img = random_images(F.LutLayout(1, 1, 2), rng, n_layers=(1, 3))
-    cfg = SchedulerConfig.for_images(img, num_slots=4)
-    start = img.layout.variant_depth + img.layout.layer_depth
+    beta = F.BETA.quantize(0.7)[0]
+    cfg = SchedulerConfig.for_images(img, num_slots=4, policy=policy, kappa=3000)
+    start = img.layout.variant_depth + img.layout.layer_depth + 1
     reqs = [Request(tag=i, arrival=start + 3 * i, model_id=i & 1, pattern_id=(i >> 1) & 1,
                     deadline=start + 5000) for i in range(8)]
     plan = [(int(rng.integers(1, 80)), int(rng.integers(0, 999))) for _ in range(40)]
-    rtl = simulate(cfg, img, reqs, plan, load_luts=True)
-    model = BitExactScheduler(cfg, img).run(reqs, lambda k, d: plan[k])
+    rtl = simulate(cfg, img, reqs, plan, load_luts=True, beta=beta)
+    model = BitExactScheduler(dataclasses.replace(cfg, beta=beta), img).run(
+        reqs, lambda k, d: plan[k])
     assert [(d.cycle, d.slot, d.layer) for d in rtl.decisions] == \
         [(d.cycle, d.slot, d.layer) for d in model.decisions]
     assert sorted(c.tag for c in rtl.completions) == list(range(8))
+
+
+def test_lut_writes_wait_while_scanning():
+    """``lut_w.ready`` is low from the cycle after an IDLE accept (SCAN, CMD) until RUN, then
+    the pending word goes in."""
+    rng = np.random.default_rng(4)
+    img = random_images(F.LutLayout(1, 1, 2), rng, n_layers=(2, 3))
+    cfg = SchedulerConfig.for_images(img, num_slots=4)
+    dut = DystaScheduler(cfg, img)
+    seen = {}
+
+    async def tb(ctx):
+        ctx.set(dut.requests.payload, {"tag": 1, "deadline": 10_000})
+        ctx.set(dut.requests.valid, 1)
+        assert ctx.get(dut.requests.ready) and ctx.get(dut.lut_w.ready)
+        await ctx.tick()                                  # accepted: SCAN follows
+        ctx.set(dut.requests.valid, 0)
+        ctx.set(dut.lut_w.payload, {"table": LUT_PARAM, "addr": PARAM_BETA, "data": 12345})
+        ctx.set(dut.lut_w.valid, 1)
+        waited = 0
+        while not ctx.get(dut.lut_w.ready):
+            assert not ctx.get(dut.requests.ready)
+            waited += 1
+            await ctx.tick()
+        seen["waited"], seen["resp_ready"] = waited, ctx.get(dut.npu_resp.ready)
+
+    async def npu(ctx):
+        ctx.set(dut.npu_cmd.ready, 1)
+
+    run_sim(dut, tb, npu)
+    assert seen["waited"] == 1 + scan_overhead("dysta") + 1     # SCAN with n = 1, CMD
+    assert seen["resp_ready"]                                   # in RUN
 
 
 # ---- parameters ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Whole Dysta scheduler RTL vs the bit-exact model: every decision, accept and completion."""
+"""Whole scheduler RTL vs the bit-exact model, every hardware policy: every decision, accept
+and completion, on random, back-pressure and real-trace stimuli."""
 
 import numpy as np
 import pytest
@@ -7,8 +8,11 @@ from rtl.scheduler.harness import random_images, simulate
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler.bitexact import BitExactScheduler
 from sw_scheduler.formats import BETA, NNZ, LutLayout
+from sw_scheduler.hw_policies import HW_POLICIES
 from sw_scheduler.records import Request
 from sw_scheduler.timing import SCAN_OVERHEAD
+
+POLICIES = list(HW_POLICIES)
 from tests.support.stimulus import make_plan, make_requests
 
 
@@ -51,10 +55,39 @@ def test_random_streams(seed, slots, predictor, lut, beta):
     assert len({d.slot for d in model.decisions}) > 1
 
 
-def test_full_table_backpressure():
+def _policy_case(policy):
+    rng = np.random.default_rng(31)
+    img = random_images(LutLayout(1, 2, 4), rng, n_layers=(1, 6), kinv_max=1 << 14)
+    cfg = SchedulerConfig.for_images(img, num_slots=8, policy=policy, kappa=2000,
+                                     beta=BETA.quantize(0.5)[0])
+    reqs = make_requests(rng, cfg, 24, gap=(0, 120), slo=(-2000, 60_000))
+    return cfg, img, reqs, make_plan(rng, 300)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_policy_random_stream(policy):
+    """Each policy on a queueing stream (up to 8 waiting requests)."""
+    cfg, img, reqs, plan = _policy_case(policy)
+    model, rtl = run_both(cfg, img, reqs, plan)
+    assert_identical(model, rtl, reqs)
+    assert max(d.n_active for d in model.decisions) >= 5
+
+
+def test_policies_decide_differently():
+    """The stimulus above tells the policies apart: at least seven different orders."""
+    orders = set()
+    for policy in POLICIES:
+        cfg, img, reqs, plan = _policy_case(policy)
+        res = BitExactScheduler(cfg, img).run(reqs, lambda k, d, plan=plan: plan[k])
+        orders.add(tuple(d.tag for d in res.decisions))
+    assert len(orders) >= 7
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_full_table_backpressure(policy):
     rng = np.random.default_rng(7)
     img = random_images(LutLayout(1, 1, 3), rng, n_layers=(2, 5))
-    cfg = SchedulerConfig.for_images(img, num_slots=4)
+    cfg = SchedulerConfig.for_images(img, num_slots=4, policy=policy)
     reqs = make_requests(rng, cfg, 14, gap=(0, 2))       # a burst: 14 requests, 4 slots
     plan = make_plan(rng, 200, lat=(20, 120))
     model, rtl = run_both(cfg, img, reqs, plan)
@@ -82,10 +115,12 @@ def test_simultaneous_arrival_and_completion():
     assert rtl.completions[0].finish_cycle == t_done     # ... which retires the first
 
 
-def test_deadline_past_and_counter_wrap():
+@pytest.mark.parametrize("policy", ["dysta", "prema", "sdrm3"])
+def test_deadline_past_and_counter_wrap(policy):
     rng = np.random.default_rng(5)
     img = random_images(LutLayout(1, 1, 3), rng, n_layers=(2, 6))
-    cfg = SchedulerConfig.for_images(img, num_slots=8, counter_init=(1 << 32) - 3000)
+    cfg = SchedulerConfig.for_images(img, num_slots=8, counter_init=(1 << 32) - 3000,
+                                     policy=policy)
     reqs = make_requests(rng, cfg, 24, gap=(0, 300), slo=(-50_000, 3000))
     plan = make_plan(rng, 300, lat=(1, 200))
     model, rtl = run_both(cfg, img, reqs, plan)
@@ -94,11 +129,12 @@ def test_deadline_past_and_counter_wrap():
     assert any(c.finish < 3000 for c in rtl.completions)
 
 
-def test_narrow_time_width_wrap():
+@pytest.mark.parametrize("policy", ["dysta", "planaria", "fcfs"])
+def test_narrow_time_width_wrap(policy):
     rng = np.random.default_rng(9)
     img = random_images(LutLayout(1, 1, 3), rng, n_layers=(1, 4))
     cfg = SchedulerConfig.for_images(img, num_slots=4, time_width=16,
-                                     counter_init=(1 << 16) - 500)
+                                     counter_init=(1 << 16) - 500, policy=policy)
     reqs = make_requests(rng, cfg, 16, gap=(0, 200), slo=(-1000, 8000))
     plan = make_plan(rng, 200, lat=(1, 150))
     model, rtl = run_both(cfg, img, reqs, plan)
@@ -116,11 +152,12 @@ def test_lut_saturation():
     assert_identical(model, rtl, reqs)
 
 
-def test_cmd_backpressure_conserves():
+@pytest.mark.parametrize("policy", ["dysta", "sjf-sparse"])
+def test_cmd_backpressure_conserves(policy):
     """NPU holding off commands: the model assumes a ready NPU, so check conservation only."""
     rng = np.random.default_rng(17)
     img = random_images(LutLayout(1, 1, 3), rng, n_layers=(1, 4))
-    cfg = SchedulerConfig.for_images(img, num_slots=4)
+    cfg = SchedulerConfig.for_images(img, num_slots=4, policy=policy)
     reqs = make_requests(rng, cfg, 12, gap=(0, 100))
     plan = make_plan(rng, 200, lat=(1, 60))
     rtl = simulate(cfg, img, reqs, plan, cmd_stall=lambda k: k % 3)
@@ -129,14 +166,15 @@ def test_cmd_backpressure_conserves():
     assert len(rtl.decisions) == sum(n_layers)
 
 
-def test_static_images_from_fixture_workload():
+@pytest.mark.parametrize("policy", POLICIES)
+def test_static_images_from_fixture_workload(policy):
     """LUTs built by the static level from traces; NPU latencies scaled down 1/64."""
     from sim.workload import load_workload
 
     wl = load_workload("fixture_small")
     tables = wl.static_tables()
     img = tables.to_lut_images()
-    cfg = SchedulerConfig.for_images(img, num_slots=4)
+    cfg = SchedulerConfig.for_images(img, num_slots=4, policy=policy)
     wreqs = wl.requests(n=10, seed=1, tables=tables)
     t0 = wreqs[0].arrival
     reqs = [Request(tag=q.tag, arrival=(q.arrival - t0) // 64, model_id=q.model_id,

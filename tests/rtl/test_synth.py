@@ -30,8 +30,12 @@ def test_cell_counts_and_tables(tmp_path):
 
 def test_sets_and_cli_errors(capsys):
     names = [c.name for c in synth.SETS["default"]]
-    assert names == ["scheduler_s16", "scheduler_s64", "scheduler_s256", "datapath_p16",
-                     "datapath_p32", "top_s16_p16"]
+    assert names[:2] == ["scheduler_fcfs_s16", "scheduler_edf_s16"]
+    assert {"scheduler_s16", "scheduler_s64", "scheduler_s256", "scheduler_sdrm3_s256",
+            "datapath_p16", "datapath_p32", "top_s16_p16"} <= set(names)
+    assert len(names) == 3 * 10 + 3 and len(set(names)) == len(names)
+    assert [c.name for c in synth.SETS["quick"]] == ["scheduler_s16", "datapath_p16",
+                                                     "top_s16_p16"]
     with pytest.raises(SystemExit):
         synth.main(["--only", "nope"])
     assert "no such configuration" in capsys.readouterr().err
@@ -45,3 +49,18 @@ def test_read_table_round_trip(tmp_path):
     synth.write_tables([{"config": "a", "design": "top", "status": "ok"}], tmp_path)
     rows = synth.read_table(tmp_path)
     assert rows[0]["config"] == "a" and rows[0]["status"] == "ok"
+
+
+def test_doc_block_rewritten(tmp_path):
+    doc = tmp_path / "fpga.md"
+    doc.write_text(f"# FPGA\n\nbefore\n{synth.DOC_BEGIN}\nold table\n{synth.DOC_END}\nafter\n")
+    rows = [{"config": "top_s16_p16", "design": "top", "policy": "dysta",
+             "ecp5_fmax_mhz": 111.1, "ecp5_fmax_seeds": "110.0/111.1/115.2", "status": "ok"}]
+    synth.update_doc(doc, rows)
+    text = doc.read_text()
+    assert "old table" not in text and text.startswith("# FPGA\n\nbefore\n")
+    assert text.endswith(f"{synth.DOC_END}\nafter\n")
+    assert "| top_s16_p16 | dysta |" in text and "110.0/111.1/115.2" in text
+    (tmp_path / "plain.md").write_text("no markers\n")
+    with pytest.raises(ValueError, match="no '<!-- synth-table:begin -->'"):
+        synth.update_doc(tmp_path / "plain.md", rows)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from sim import bench, cli
+from sw_scheduler.formats import DEFAULT_SLOTS
 from sw_scheduler.lut_image import LutImages
 from sw_scheduler.reference import policy_names
 
@@ -16,7 +17,9 @@ def test_cli_single_point(tmp_path, capsys):
     assert rc == 0
     d = tmp_path / "fixture_small"
     res = json.loads((d / "results.json").read_text())
+    # models only: no hardware table to compare with, so no bounded-queue rows
     assert list(res["schedulers"]) == ["fcfs", "sjf", "dysta"]
+    assert f"fcfs[{DEFAULT_SLOTS}]" not in res["schedulers"]
     for m in res["schedulers"].values():
         for k in ("violation_rate", "antt", "stp", "p99", "fairness"):
             assert isinstance(m[k], float)
@@ -26,7 +29,7 @@ def test_cli_single_point(tmp_path, capsys):
     assert set(res["config"]["lut_saturated"]) >= {"rem", "inv_nnz", "kinv_iso"}
     with (d / "results.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["scheduler"] for r in rows] == ["fcfs", "sjf", "dysta"]
+    assert [r["scheduler"] for r in rows] == list(res["schedulers"])
     assert (d / "violation_rate.png").stat().st_size > 1000
     assert (d / "antt.png").stat().st_size > 1000
     img = LutImages.read(d / "luts")
@@ -54,7 +57,8 @@ def test_cli_sweep_and_backend_passthrough(tmp_path, capsys):
     for r in ("10000", "20000"):
         for s in ("5", "10"):
             res = json.loads((tmp_path / f"fixture_mix-{r}-{s}" / "results.json").read_text())
-            assert list(res["schedulers"]) == ["fcfs", "prema", "dysta-hw"]
+            assert list(res["schedulers"]) == ["fcfs", f"fcfs[{DEFAULT_SLOTS}]", "prema",
+                                               f"prema[{DEFAULT_SLOTS}]", "dysta-hw"]
             assert res["schedulers"]["dysta-hw"]["backend"] == "fake"
             assert res["config"]["vcd"] is True and res["config"]["seed"] == 4
     summary = json.loads((tmp_path / "fixture_mix" / "results.json").read_text())

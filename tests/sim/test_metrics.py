@@ -18,7 +18,8 @@ def test_hand_computed():
     m = compute_metrics(cs, clock_hz=1000)
     assert m["violation_rate"] == pytest.approx(0.5)          # tags 1 and 3 late; 2 on time
     assert m["antt"] == pytest.approx((1 + 3 + 2 + 2) / 4)
-    assert m["stp"] == pytest.approx(4 / 0.7)                 # 700 cycles at 1 kHz
+    assert m["throughput"] == pytest.approx(4 / 0.7)          # 700 cycles at 1 kHz
+    assert m["stp"] == pytest.approx(1 + 1 / 3 + 1 / 2 + 1 / 2)  # sum of iso / turnaround
     # percentiles of [100, 200, 300, 400] (linear): p50 = 250, p99 = 300 + 0.97 * 100
     assert m["p50_cycles"] == pytest.approx(250)
     assert m["p99_cycles"] == pytest.approx(397)

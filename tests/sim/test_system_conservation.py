@@ -30,16 +30,47 @@ def test_conservation_holds_and_failure_is_clear():
 
 
 def test_cli_runs_hardware_side_by_side(tmp_path, capsys):
+    """One RTL row per selected scheduler with a hardware policy, beside the unbounded and
+    the table-bounded reference rows."""
     rc = main(["run", "--workload", "fixture_small", "--n", "15", "--out", str(tmp_path),
-               "--sched", "fcfs,dysta", "--backend", "verilator"])
+               "--sched", "fcfs,sjf-fcfs,dysta", "--backend", "verilator", "--slots", "4"])
     assert rc == 0
     d = tmp_path / "fixture_small"
     res = json.loads((d / "results.json").read_text())
     s = res["schedulers"]
-    assert set(s) == {"fcfs", "dysta", "dysta-hw"}
-    assert set(s["dysta-hw"]) == set(s["dysta"])
-    assert s["dysta-hw"]["n"] == 15
+    assert list(s) == ["fcfs", "fcfs[4]", "fcfs-hw", "sjf-fcfs", "sjf-fcfs[4]", "dysta",
+                       "dysta[4]", "dysta-hw"]                  # sjf-fcfs: no hardware twin
+    assert set(s["dysta"]) < set(s["dysta-hw"]) and s["dysta-hw"]["n"] == 15
+    assert s["dysta-hw"]["slots"] == 4 and 0 <= s["dysta-hw"]["table_full_fraction"] <= 1
     hw = json.loads((d / "hw.json").read_text())
-    assert hw["bitexact"]["agree"] and hw["decisions"] == hw["bitexact"]["decisions_equal"]
-    assert (d / "timeline.png").stat().st_size > 1000
-    assert "dysta-hw" in capsys.readouterr().out
+    assert set(hw["runs"]) == {"fcfs-hw", "dysta-hw"} and hw["slots"] == 4
+    for run in hw["runs"].values():
+        assert run["bitexact"]["agree"]
+        assert run["decisions"] == run["bitexact"]["decisions_equal"]
+    assert hw["runs"]["fcfs-hw"]["policy"] == "fcfs"
+    assert (d / "timeline-dysta-hw.png").stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "dysta-hw" in out and "fcfs[4]" in out and "full%" in out
+
+
+def test_cli_refuses_bad_hardware_input_before_the_models(tmp_path, capsys, monkeypatch):
+    """A request the hardware cannot encode stops the run before any reference model runs,
+    with one line naming the request, the field and the value."""
+    from sim import cli
+    from sim.workload import Workload
+
+    real = Workload.requests
+
+    def bad(self, **kw):
+        reqs = real(self, **kw)
+        return [*reqs[:3], dataclasses.replace(reqs[3], priority=4), *reqs[4:]]
+
+    ran = []
+    monkeypatch.setattr(Workload, "requests", bad)
+    monkeypatch.setattr(cli, "simulate", lambda *a, **k: ran.append(1))
+    rc = main(["run", "--workload", "fixture_small", "--n", "8", "--out", str(tmp_path),
+               "--sched", "fcfs", "--backend", "verilator"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and not ran
+    assert err[-1].startswith("error: hardware input: request ")
+    assert "field 'priority' = 4" in err[-1]

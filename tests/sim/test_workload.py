@@ -53,7 +53,7 @@ def test_load_good(root):
     (lambda s: s.replace("clock_hz = 1000", 'clock_hz = "fast"'),
      r"field 'clock_hz' must be int, got 'fast'"),
     (lambda s: s.replace("num_requests = 50", "num_requests = -5"),
-     r"field 'num_requests' must be positive, got -5"),
+     r"field 'num_requests' must be an integer in \[1, 1e\+06\], got -5"),
     (lambda s: s.replace("rates = [2.0]", "rates = [2.0, -1]"), r"field 'rates'.*-1"),
     (lambda s: s.replace("profile_fraction = 0.5", "profile_fraction = 1.5"),
      r"'profile_fraction' must be in \(0, 1\), got 1.5"),
@@ -162,5 +162,5 @@ def test_requests_follow_the_scenario():
     # model mix follows the weights (fx_cnn weight 2 of 4)
     frac = np.mean([r.model == "fx_cnn" for r in reqs])
     assert frac == pytest.approx(0.5, abs=0.05)
-    with pytest.raises(ValueError, match="rate must be positive"):
+    with pytest.raises(ValueError, match="field 'rate' must be a finite number in .*, got 0.0"):
         wl.requests(rate=0.0)

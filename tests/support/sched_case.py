@@ -29,6 +29,7 @@ class Case:
     counter_init: int = 0
     n_requests: int = 40
     load_luts: bool = False      # build with empty LUTs, write them through lut_w first
+    policy: str = "dysta"
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -41,7 +42,7 @@ class Case:
 
     @property
     def name(self) -> str:
-        return (f"s{self.slots}_{self.predictor}_seed{self.seed}"
+        return (f"{self.policy}_s{self.slots}_{self.predictor}_seed{self.seed}"
                 + ("_lutload" if self.load_luts else ""))
 
     def build(self):
@@ -50,7 +51,8 @@ class Case:
         img = random_images(LutLayout(*self.lut), rng, n_layers=(1, 6), kinv_max=1 << 14)
         cfg = SchedulerConfig.for_images(img, num_slots=self.slots, predictor=self.predictor,
                                          beta=BETA.quantize(self.beta)[0],
-                                         counter_init=self.counter_init)
+                                         counter_init=self.counter_init,
+                                         policy=self.policy, kappa=2000)
         first = 4 + (img.layout.variant_depth + img.layout.layer_depth if self.load_luts
                      else 0)
         reqs = make_requests(rng, cfg, self.n_requests, gap=(0, 250), slo=(-2000, 150_000),

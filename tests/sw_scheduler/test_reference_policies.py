@@ -51,7 +51,7 @@ def _pick(name, tables, now, active):
 def test_all_names_registered():
     assert policy_names() == ["fcfs", "sjf", "sjf-sparse", "sjf-fcfs", "edf", "prema",
                               "prema-sparse", "planaria", "sdrm3", "sdrm3-sparse", "dysta",
-                              "dysta-last", "dysta-nopattern", "dysta-oracle"]
+                              "dysta-last", "dysta-busy", "dysta-nopattern", "dysta-oracle"]
     with pytest.raises(ValueError, match="unknown scheduler 'nope'"):
         make_policy("nope", _tables())
 

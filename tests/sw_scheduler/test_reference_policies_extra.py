@@ -119,3 +119,26 @@ def test_sjf_ties_argument():
         SJF(_tables(), ties="lifo")
     assert make_policy("sjf", _tables()).ties == ("deadline",)
     assert make_policy("sjf-fcfs", _tables()).ties == ()
+
+
+def test_busy_gamma_is_ratio_of_sums():
+    from sw_scheduler.reference.core import gamma_step
+
+    g, s, n = gamma_step("busy", 100.0, 150, 0.0, 0.0)
+    assert g == 1.5
+    g, s, n = gamma_step("busy", 300.0, 250, s, n)           # (150 + 250) / (100 + 300)
+    assert g == pytest.approx(1.0) and (s, n) == (400.0, 400.0)
+    assert gamma_step("busy", 0.0, 99, s, n) == (None, s, n)  # no mean: no information
+    # a running mean of the ratios would be (1.5 + 0.8333) / 2, not the ratio of sums
+    assert gamma_step("mean", 300.0, 250, 1.5, 1)[0] == pytest.approx((1.5 + 250 / 300) / 2)
+
+
+def test_busy_and_nnz_predictors_schedule_differently():
+    from sim.workload import load_workload
+
+    wl = load_workload("fixture_mix")
+    t = wl.static_tables()
+    reqs = wl.requests(n=400, seed=5, rate=30000, tables=t)
+    busy = simulate(reqs, make_policy("dysta-busy", t))
+    nnz = simulate(reqs, make_policy("dysta", t))
+    assert [c.tag for c in busy] != [c.tag for c in nnz]

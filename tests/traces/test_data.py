@@ -32,7 +32,7 @@ def test_loader_accepts_every_committed_trace(traces):
     assert len(traces) == len(files) > 0
     for name in MEDIAPIPE_MODELS:
         pats = {p for (m, p) in traces if m == name}
-        assert pats == set(common.PATTERNS), f"{name}: patterns {sorted(pats)}"
+        assert pats == set(common.DEFAULT_PATTERNS), f"{name}: patterns {sorted(pats)}"
 
 
 def test_committed_traces_are_real_and_documented(traces):
@@ -49,15 +49,79 @@ def test_committed_traces_are_real_and_documented(traces):
 
 def test_cycles_follow_from_stored_work_at_every_lane_option(traces):
     """Traces store work counts for every lane option; the vectorised variant_cycles equals
-    layer_cycles sample by sample."""
+    layer_cycles sample by sample, at each sample's own rows and columns."""
     for v in traces.values():
         assert tuple(v.lane_options) == tuple(LANE_OPTIONS)
+        rows, cols = v.sample_rows(), v.sample_cols()
         for lanes in LANE_OPTIONS:
             cyc = variant_cycles(v, lanes)
             i = v.lane_options.index(lanes)
-            for j, lay in enumerate(v.layers):
-                assert cyc[0, j] == layer_cycles(M=lay.M, N=lay.N, groups=lay.groups,
-                                                 lanes=lanes, work=int(v.work[0, j, i]))
+            for s in (0, v.n_samples - 1):
+                for j, lay in enumerate(v.layers):
+                    assert cyc[s, j] == layer_cycles(M=int(rows[s, j]), N=int(cols[s, j]),
+                                                     groups=lay.groups, lanes=lanes,
+                                                     work=int(v.work[s, j, i]))
+
+
+# ---- input-dependent workloads: natural sizes, int8 zeros, the native sparse model -------
+
+NATURAL = {"minilm_l6_natural": "tokens", "ocr_rec_natural": "width_px",
+           "ocr_det_natural": "pixels"}
+
+
+def _cv(v) -> float:
+    e2e = variant_cycles(v, DEFAULT_LANES).sum(axis=1)
+    return float(e2e.std() / e2e.mean())
+
+
+def test_natural_size_variants_vary_by_at_least_20_percent(traces):
+    """The point of the natural-size traces: end-to-end cycles depend strongly on the input
+    (the padded / fixed-size models vary by ~0-1.3 %)."""
+    for m in NATURAL:
+        assert _cv(traces[(m, "dense")]) >= 0.20, f"{m}/dense: CV {_cv(traces[(m, 'dense')])}"
+    assert _cv(traces[("minilm_l6", "dense")]) < 0.05      # the padded model does not
+
+
+def test_natural_size_shapes_are_stored_and_consistent(traces):
+    for (m, p), v in traces.items():
+        if m not in NATURAL:
+            assert v.rows is None and v.shape is None, f"{m}/{p}: unexpected shape arrays"
+            continue
+        assert v.shape_unit == NATURAL[m] and v.shape is not None and v.rows is not None
+        assert len(set(v.shape.tolist())) >= 5, f"{m}/{p}: input sizes barely differ"
+        # a larger input never has fewer rows in any layer, and some sample fills every layer
+        order = np.argsort(v.shape, kind="stable")
+        assert (np.diff(v.rows[order], axis=0) >= 0).all(), f"{m}/{p}: rows not monotone"
+        assert (v.rows.max(axis=0) == [lay.M for lay in v.layers]).all()
+        if m == "minilm_l6_natural":        # one row per token in every layer
+            assert (v.rows == v.shape[:, None]).all()
+            qk = [j for j, lay in enumerate(v.layers) if lay.name.endswith("attention.qk")]
+            assert len(qk) == 6 and (v.cols[:, qk] == v.shape[:, None]).all()
+
+
+def test_int8_zero_variants_only_add_zeros(traces):
+    """Zeros of int8 codes include the exact zeros: never more non-zeros or work than the
+    exact-zero variant of the same weights on the same inputs, and fewer overall."""
+    pairs = [(k, (k[0], k[1].removesuffix("_int8"))) for k in traces if k[1].endswith("_int8")]
+    # every model as shipped has its int8-zero twin
+    assert {m for (m, _), _ in pairs} == {m for m, p in traces if p in ("dense", "native")}
+    for k8, k in pairs:
+        a, b = traces[k8], traces[k]
+        assert a.samples == b.samples and [x.name for x in a.layers] == [x.name for x in b.layers]
+        assert (a.in_nnz <= b.in_nnz).all() and (a.out_nnz <= b.out_nnz).all(), k8
+        assert (a.work <= b.work).all(), k8
+        assert a.in_nnz.sum() < b.in_nnz.sum(), f"{k8}: int8 adds no zeros at all"
+        assert "int8" in a.source and "int8" not in b.source
+
+
+def test_native_sparse_face_detector(traces):
+    v = traces[("face_detection_full_range", "native")]
+    assert (v.family, v.level) == ("unstructured", 0.7) and "native_sparsity" in v.source
+    assert "output_drift" not in v.source           # shipped weights: nothing to drift from
+    w = np.array([lay.weight_density for lay in v.layers])
+    size = np.array([lay.groups * lay.K * lay.N for lay in v.layers])
+    assert 0.3 <= (w * size).sum() / size.sum() <= 0.4    # 0.352 of the weights non-zero
+    assert np.isclose(w, 0.3, atol=0.01).sum() >= 40      # the pruned pointwise convs
 
 
 def test_work_counts_are_consistent(traces):
@@ -264,3 +328,21 @@ def test_write_variant_roundtrip(tmp_path: Path):
     bad = dict(recs, s3=[dict(recs["s0"][0], M=7)])
     with pytest.raises(ValueError, match="field 'M'"):
         common.write_variant("m", "dense", "dense", 0, None, bad, {}, root=tmp_path)
+
+
+def test_shipped_scenarios_label_damaged_variants_by_drift():
+    """``damaged`` in every shipped scenario is exactly its patterns with drift > 0.5."""
+    import tomllib
+
+    from traces.format import DAMAGED_DRIFT, load_variant
+
+    files = sorted((TRACE_ROOT / "workloads").glob("*.toml"))
+    assert {f.stem for f in files} >= {"arvr", "mobile", "datacenter", "assistant"}
+    labelled = 0
+    for f in files:
+        for m in tomllib.loads(f.read_text())["models"]:
+            drift = {p: load_variant(DATA / m["name"] / f"{p}.npz").drift for p in m["patterns"]}
+            want = [p for p, d in drift.items() if d is not None and d > DAMAGED_DRIFT]
+            assert m.get("damaged") == want, f"{f.name}: {m['name']}: {drift}"
+            labelled += len(want)
+    assert labelled > 10

@@ -20,6 +20,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m traces.extract", description=__doc__)
     ap.add_argument("--only", nargs="*", choices=EXTRACTORS, default=list(EXTRACTORS),
                     help="extractors to run (default: all present)")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="only these models (of the extractors chosen; default: all)")
+    ap.add_argument("--patterns", nargs="*", default=None,
+                    help="only these variants, e.g. dense_int8 (default: each model's all; "
+                         "pruned ones need dense in the same run for their drift)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for name in args.only:
@@ -30,8 +35,20 @@ def main(argv=None) -> None:
                 print(f"traces.extract: {name} not present, skipped")
                 continue
             raise
+        kw = {}
+        if args.models is not None:
+            unknown = [m for m in args.models
+                       if not any(m in importlib.import_module(f"traces.extract.{e}").MODELS
+                                  for e in args.only)]
+            if unknown:
+                ap.error(f"--models: unknown model(s) {', '.join(unknown)}")
+            kw["models"] = [m for m in args.models if m in mod.MODELS]
+            if not kw["models"]:
+                continue
+        if args.patterns is not None:
+            kw["patterns"] = args.patterns
         t0 = time.time()
-        mod.run()
+        mod.run(**kw)
         print(f"traces.extract: {name} done in {time.time() - t0:.0f} s")
 
 

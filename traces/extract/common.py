@@ -26,6 +26,7 @@ __all__ = [
     "BLOCK",
     "DATA_ROOT",
     "PATTERNS",
+    "Int8",
     "compact_columns",
     "gemm_to_layout",
     "gemm_weight",
@@ -50,6 +51,8 @@ PATTERNS = {
     "block50": ("block", 0.5), "block75": ("block", 0.75),
     "channel50": ("channel", 0.5), "channel75": ("channel", 0.75),
 }
+# the variants an extractor writes by default: every pattern, and the dense model's int8 zeros
+DEFAULT_PATTERNS = (*PATTERNS, "dense_int8")
 LAYOUTS = ("OHWI", "1HWO", "OIHW", "NK", "KN")
 
 
@@ -133,6 +136,61 @@ def gemm_to_layout(w_gemm: np.ndarray, layout: str, shape: Sequence[int]) -> np.
     if out.shape != shape:
         raise ValueError(f"gemm_to_layout: GEMM view {w_gemm.shape} does not give {shape}")
     return np.ascontiguousarray(out)
+
+
+class Int8:
+    """Per-tensor symmetric int8 quantisation calibrated on real inputs (max |x|).
+
+    The int8 datapath sees ``q = clip(round(x / s), -127, 127)`` with one scale
+    ``s = max|x| / 127`` per tensor, so values below ``s / 2`` are zeros it skips. Calling
+    ``q(key, x)`` while :attr:`calibrating` records ``max|x|`` of tensor ``key`` and returns
+    ``x``; after :meth:`freeze` it returns the quantised values (as floats: the int8 codes),
+    whose zeros are the ones an int8 engine sees. ``None`` instead of an ``Int8`` means no
+    quantisation (exact zeros); :func:`quant` handles both.
+    """
+
+    def __init__(self):
+        self.amax: dict[str, float] = {}
+        self.calibrating = True
+
+    def freeze(self) -> Int8:
+        self.calibrating = False
+        return self
+
+    def __call__(self, key: str, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if self.calibrating:
+            m = float(np.abs(x).max()) if x.size else 0.0
+            self.amax[key] = max(self.amax.get(key, 0.0), m)
+            return x
+        if key not in self.amax:
+            raise KeyError(f"Int8: tensor {key!r} was not seen during calibration")
+        return int8_codes(x, self.amax[key])
+
+
+def int8_codes(x: np.ndarray, amax: float) -> np.ndarray:
+    """int8 codes (as float32) of ``x`` at the symmetric scale ``amax / 127``."""
+    x = np.asarray(x, dtype=np.float32)
+    if amax <= 0:
+        return np.zeros_like(x)
+    return np.clip(np.round(x * np.float32(127.0 / amax)), -127, 127)
+
+
+def quant(q: Int8 | None, key: str, x: np.ndarray) -> np.ndarray:
+    """``q(key, x)``, or ``x`` itself when ``q`` is None (exact zeros)."""
+    return x if q is None else q(key, x)
+
+
+def int8_weight_nz(w_gemm: np.ndarray) -> np.ndarray:
+    """Non-zero mask of a GEMM-view weight ``[groups, K, N]`` after symmetric int8
+    quantisation per output column (= per output channel, the usual int8 weight scheme:
+    TFLite per-axis, ONNX per-channel): scale ``max_k |w[g, k, n]| / 127``."""
+    w = np.asarray(w_gemm, dtype=np.float32)
+    if w.ndim != 3:
+        raise ValueError(f"int8_weight_nz: expected a GEMM view [groups, K, N], got {w.shape}")
+    amax = np.abs(w).max(axis=1, keepdims=True)
+    scale = np.where(amax > 0, amax, 1.0) * np.float32(1 / 127)
+    return (np.clip(np.round(w / scale), -127, 127) != 0) & (amax > 0)
 
 
 def _smallest(scores: np.ndarray, level: float) -> np.ndarray:
@@ -428,67 +486,166 @@ def layer_record(name: str, kind: str, x_op_nz: np.ndarray | None, w_gemm_nz: np
     }
 
 
+def _natural_static(model, pattern, samples, per_sample_records, L):
+    """Static layer fields and ``rows`` / ``cols`` of samples of different shapes.
+
+    ``M`` / ``N`` / ``K`` are the maxima over samples; ``out_size`` is the output size at
+    ``M x N`` (every sample's output size must scale exactly with its rows and columns).
+    """
+    S = len(samples)
+    rows = np.zeros((S, L), dtype=np.int64)
+    cols = np.zeros((S, L), dtype=np.int64)
+    for s, sid in enumerate(samples):
+        for j, rec in enumerate(per_sample_records[sid]):
+            rows[s, j], cols[s, j] = rec["M"], rec["N"]
+    static = []
+    for j in range(L):
+        recs = [per_sample_records[sid][j] for sid in samples]
+        first = recs[0]
+        m, n = int(rows[:, j].max()), int(cols[:, j].max())
+        k = max(r["K"] for r in recs)
+        top = recs[int(np.argmax(rows[:, j] * cols[:, j]))]
+        if (top["M"], top["N"]) != (m, n):
+            raise ValueError(f"write_variant({model}/{pattern}): layer {j} has no sample of "
+                             f"the largest shape {m} x {n}")
+        for sid, r in zip(samples, recs):
+            for key in ("name", "kind", "groups"):
+                if r[key] != first[key]:
+                    raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} "
+                                     f"layer {j} field {key!r} = {r[key]!r}, expected "
+                                     f"{first[key]!r}")
+            if r["out_size"] * m * n != top["out_size"] * r["M"] * r["N"]:
+                raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} layer "
+                                 f"{j}: out_size {r['out_size']} does not scale with its "
+                                 f"{r['M']} x {r['N']} shape")
+        static.append({"name": first["name"], "kind": first["kind"], "M": m, "K": k, "N": n,
+                       "groups": first["groups"], "macs": first["groups"] * m * k * n,
+                       "out_size": top["out_size"],
+                       "weight_density": top["weight_density"]})
+    return static, rows, cols
+
+
 def write_variant(model: str, pattern: str, family: str, level: float,
                   layers_static: Sequence[Mapping] | None,
                   per_sample_records: Mapping[str, Sequence[Mapping]],
-                  source: Mapping, notes: str = "", root: Path | str = DATA_ROOT) -> Path:
+                  source: Mapping, notes: str = "", root: Path | str = DATA_ROOT, *,
+                  shapes: Mapping[str, int] | None = None, shape_unit: str = "") -> Path:
     """Write ``<root>/<model>/<pattern>.npz`` from per-sample layer records.
 
     ``per_sample_records`` maps sample id -> list of :func:`layer_record` dicts, in
     sample order. ``layers_static`` (the static layer fields) may be None: it is then
     taken from the first sample. Every sample must agree with it; a mismatch is an error.
+    With ``shapes`` (sample id -> the input size a host knows at arrival, in
+    ``shape_unit``) the samples may differ in ``M`` / ``N`` / ``K`` (inputs of natural size):
+    the file then stores the per-sample ``rows`` / ``cols`` and ``shape``
+    (:func:`_natural_static`).
     """
     if not per_sample_records:
         raise ValueError(f"write_variant({model}/{pattern}): no samples")
     samples = list(per_sample_records)
     first = per_sample_records[samples[0]]
-    static = [{k: lay[k] for k in LAYER_FIELDS} for lay in (layers_static or first)]
-    S, L = len(samples), len(static)
+    L = len(layers_static or first)
+    for sid in samples:
+        if len(per_sample_records[sid]) != L:
+            raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} has "
+                             f"{len(per_sample_records[sid])} layers, expected {L}")
+    extra = {}
+    if shapes is not None:
+        if not shape_unit:
+            raise ValueError(f"write_variant({model}/{pattern}): shapes need a shape_unit")
+        static, rows, cols = _natural_static(model, pattern, samples, per_sample_records, L)
+        extra = {"rows": rows, "cols": cols if (cols != cols.max(axis=0)).any() else None,
+                 "shape": np.array([shapes[sid] for sid in samples], dtype=np.int64),
+                 "shape_unit": shape_unit}
+    else:
+        static = [{k: lay[k] for k in LAYER_FIELDS} for lay in (layers_static or first)]
+    S = len(samples)
     arr = {k: np.zeros((S, L), dtype=np.int64) for k in ("in_nnz", "out_nnz")}
     work = np.zeros((S, L, len(LANE_OPTIONS)), dtype=np.int64)
     for s, sid in enumerate(samples):
         recs = per_sample_records[sid]
-        if len(recs) != L:
-            raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} has "
-                             f"{len(recs)} layers, expected {L}")
         for j, (rec, st) in enumerate(zip(recs, static)):
-            for k, v in st.items():
-                if k != "weight_density" and rec[k] != v:
-                    raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} "
-                                     f"layer {j} field {k!r} = {rec[k]!r}, expected {v!r}")
+            if shapes is None:
+                for k, v in st.items():
+                    if k != "weight_density" and rec[k] != v:
+                        raise ValueError(f"write_variant({model}/{pattern}): sample {sid!r} "
+                                         f"layer {j} field {k!r} = {rec[k]!r}, expected {v!r}")
             for k, a in arr.items():
                 a[s, j] = rec[k]
             work[s, j] = rec["work"]
     v = Variant(model=model, pattern=pattern, family=family, level=float(level),
                 lane_options=tuple(LANE_OPTIONS),
                 layers=tuple(Layer(**st) for st in static), samples=tuple(samples),
-                in_nnz=arr["in_nnz"], out_nnz=arr["out_nnz"], work=work, source=dict(source), notes=notes)
+                in_nnz=arr["in_nnz"], out_nnz=arr["out_nnz"], work=work,
+                source=dict(source), notes=notes, **extra)
     return save_variant(v, Path(root) / model / f"{pattern}.npz")
+
+
+def pattern_spec(pattern: str) -> tuple[str, float, bool]:
+    """``(family, level, int8)`` of a variant name: :data:`PATTERNS`, or an int8 variant
+    ``<base>_int8`` (the base pattern's weights, zeros counted on int8 codes)."""
+    base = pattern.removesuffix("_int8")
+    if base not in PATTERNS:
+        raise ValueError(f"unknown pattern {pattern!r} (expected one of {list(PATTERNS)}, "
+                         f"optionally with the suffix '_int8')")
+    return (*PATTERNS[base], base != pattern)
+
+
+INT8_SOURCE = {
+    "zeros": "counted on int8 codes: q = clip(round(x / s), -127, 127), symmetric; "
+             "operands and outputs per tensor, s = max|x| / 127; weights per output channel "
+             "(GEMM column), s = max_k |w| / 127; the float model runs unchanged (no "
+             "fake-quantised forward)",
+    "calibration": "max |x| of each activation tensor over the even-indexed samples of this "
+                   "trace (samples 0, 2, 4, ...); weights: their own max per output channel",
+    "attention": "the score mask p >= threshold is kept: int8 codes of p (scale <= 1/127) "
+                 "are non-zero for every p >= 0.02",
+}
+
+
+def calibrate(run_one, inputs) -> Int8:
+    """An :class:`Int8` calibrated by ``run_one(x, q)`` on the even-indexed ``inputs``."""
+    q = Int8()
+    for _, x in list(inputs)[::2]:
+        run_one(x, q)
+    return q.freeze()
 
 
 def extract_patterns(model: str, inputs, *, extract, drift, summarize, source,
                      notes_prefix: str = "", notes_suffix: str = "", patterns=None,
-                     root: Path | str = DATA_ROOT, log=print) -> dict:
+                     root: Path | str = DATA_ROOT, log=print, shapes=None,
+                     shape_unit: str = "") -> dict:
     """Extract and write every pattern of one model; the loop every extractor's ``run`` shares.
 
     ``extract(model, pattern, inputs=) -> (records, outputs)``; ``drift(model, y, y0)`` compares
     one sample's pruned output with the dense one (dense must come first, as in
     :data:`PATTERNS`); ``summarize(model, drifts)`` and ``source(model, drifts)`` give the
-    summary entry and the ``meta.source``. Returns ``{(model, pattern): drift summary}``.
+    summary entry and the ``meta.source``. ``shapes`` / ``shape_unit``: inputs of natural
+    size (see :func:`write_variant`). Int8 variants (:func:`pattern_spec`) have no drift
+    (same weights as their base). Returns ``{(model, pattern): drift summary}``.
     """
     summary, dense_out = {}, None
-    for pattern in patterns or PATTERNS:
+    for pattern in patterns or DEFAULT_PATTERNS:
+        family, level, int8 = pattern_spec(pattern)
         recs, outs = extract(model, pattern, inputs=inputs)
         if pattern == "dense":
             dense_out = outs
         notes = (f"{len(inputs)} samples; {notes_prefix}"
-                 + ("original weights" if pattern == "dense"
-                    else "magnitude-pruned weights, no fine-tuning") + notes_suffix)
+                 + ("original weights" if family == "dense"
+                    else "magnitude-pruned weights, no fine-tuning") + notes_suffix
+                 + ("; zeros of int8 codes (per-tensor scales calibrated on the even-indexed "
+                    "samples)" if int8 else ""))
         d = None
-        if pattern != "dense" and dense_out is not None:
+        if family != "dense" and not int8 and dense_out is None:
+            raise ValueError(f"extract_patterns({model}): pruned pattern {pattern!r} needs "
+                             f"'dense' earlier in the same run (its output drift)")
+        if family != "dense" and not int8:
             d = [drift(model, outs[s], dense_out[s]) for s in outs]
             summary[(model, pattern)] = summarize(model, d)
-        p = write_variant(model, pattern, *PATTERNS[pattern], None, recs, source(model, d),
-                          notes, root=root)
+        src = dict(source(model, d))
+        if int8:
+            src["int8"] = INT8_SOURCE
+        p = write_variant(model, pattern, family, level, None, recs, src, notes, root=root,
+                          shapes=shapes, shape_unit=shape_unit)
         log(f"{p}: {len(recs)} samples, {len(next(iter(recs.values())))} layers")
     return summary

@@ -50,6 +50,18 @@ MODELS = {
                             "Grace Hopper) and LFW faces (head-only crops, off the usual "
                             "full-body framing)")),
 }
+# models shipped sparse by their authors: model -> (family, level, note); extracted as
+# pattern "native" (the shipped weights) and "native_int8", never pruned further
+NATIVE = {
+    "face_detection_full_range": (
+        "unstructured", 0.7,
+        ("shipped sparse (TFLite DENSIFY format, no block map): every pointwise conv at 30 % "
+         "weight density, depthwise convs and the heads dense (0.352 of all weights)")),
+}
+MODELS["face_detection_full_range"] = (
+    "face_detection/face_detection_full_range_sparse.tflite", (-1.0, 1.0), "people",
+    ("in domain: photos of people (astronaut, cameraman, Grace Hopper) and LFW faces; the "
+     "full-range detector is made for faces at up to 5 m, these are mostly close-ups"))
 LAYER_OPS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "conv", "FULLY_CONNECTED": "fc"}
 ACT_OPS = ("RELU", "RELU6", "RELU_N1_TO_1", "PRELU", "LOGISTIC", "TANH", "HARD_SWISH")
 FLOAT_TYPES = {0: np.float32, 1: np.float16}
@@ -115,8 +127,9 @@ def parse_layers(buf) -> list[TfliteLayer]:
             continue
         x, w = int(op.Inputs(0)), int(op.Inputs(1))
         w_const = w
-        if w in producer and producer[w][0] == "DEQUANTIZE":
-            w_const = int(producer[w][1].Inputs(0))
+        # float16 weights are DEQUANTIZEd, sparse ones DENSIFYed (either order, or both)
+        while w_const in producer and producer[w_const][0] in ("DEQUANTIZE", "DENSIFY"):
+            w_const = int(producer[w_const][1].Inputs(0))
         if w_const in producer:
             raise ValueError(f"tflite: weight tensor {w} of op {kind} is not a constant")
         out = int(op.Outputs(0))
@@ -188,9 +201,9 @@ def _interpreter(content: bytes):
     return it
 
 
-def _layer_record(it, lay: TfliteLayer, w_gemm_nz, live) -> dict:
-    x = it.get_tensor(lay.x)
-    out = it.get_tensor(lay.out)
+def _layer_record(it, lay: TfliteLayer, w_gemm_nz, live, q=None) -> dict:
+    x = common.quant(q, f"{lay.x}", it.get_tensor(lay.x))
+    out = common.quant(q, f"{lay.out}", it.get_tensor(lay.out))
     kind = LAYER_OPS[lay.op]
     if kind == "fc":
         k = w_gemm_nz.shape[1]
@@ -206,9 +219,22 @@ def _layer_record(it, lay: TfliteLayer, w_gemm_nz, live) -> dict:
                                colcount=cc, live=live)
 
 
+def _patterns(name: str) -> dict[str, tuple[str, float]]:
+    """Variants of a model: every :data:`common.DEFAULT_PATTERNS`, or ``native`` (+ int8)."""
+    if name in NATIVE:
+        fam, lev, _ = NATIVE[name]
+        return {"native": (fam, lev), "native_int8": (fam, lev)}
+    return {p: common.pattern_spec(p)[:2] for p in common.DEFAULT_PATTERNS}
+
+
 def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=common.DATA_ROOT,
                   log=print) -> dict[str, dict]:
-    """Extract every pattern of one model; returns ``{pattern: summary}``."""
+    """Extract every pattern of one model; returns ``{pattern: summary}``.
+
+    ``patterns``: ``{pattern: (family, level)}`` (default: :func:`_patterns`); a name
+    ending in ``_int8`` counts the zeros of int8 codes (:class:`common.Int8`, scales
+    calibrated on the even-indexed samples) of the base pattern's run.
+    """
     rel, (lo, hi), inset, domain = MODELS[name]
     path = model_path(rel)
     buf = path.read_bytes()
@@ -217,36 +243,40 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
     size = int(dense_it.get_input_details()[0]["shape"][1])
     samples = image_samples(inset, n_samples, size, seed=SEED)
     x_channels = {lay.name: int(dense_it.get_tensor(lay.x).shape[-1]) for lay in layers}
+    native = name in NATIVE
     dense_out = None
     summary = {}
-    for pattern, (family, level) in (patterns or common.PATTERNS).items():
+    for pattern, (family, level) in (patterns or _patterns(name)).items():
         t0 = time.time()
-        it = dense_it if family == "dense" else _interpreter(
+        int8 = pattern.endswith("_int8")
+        it = dense_it if family == "dense" or native else _interpreter(
             prune_model(buf, layers, family, level, x_channels))
         inp = it.get_input_details()[0]["index"]
         outs = [d["index"] for d in it.get_output_details()]
-        records, finals, w_nz = {}, [], None
-        for sid, img in samples:
+        w_nz = live = None
+
+        def run_one(img, q, it=it, inp=inp, int8=int8):
+            nonlocal w_nz, live
             it.set_tensor(inp, to_float(img, lo, hi))
             it.invoke()
-            if w_nz is None:     # weights as the ops see them (after DEQUANTIZE)
+            if w_nz is None:     # weights as the ops see them (after DEQUANTIZE / DENSIFY)
                 w_nz = []
                 for lay in layers:
                     kind, layout, groups = _gemm_args(lay, x_channels)
-                    w_nz.append(common.gemm_weight(it.get_tensor(lay.w), kind, layout,
-                                                   groups) != 0)
+                    wg = common.gemm_weight(it.get_tensor(lay.w), kind, layout, groups)
+                    w_nz.append(common.int8_weight_nz(wg) if int8 else wg != 0)
                 live = [common.layer_live(wn) for wn in w_nz]
-            records[sid] = [_layer_record(it, lay, wn, lv)
-                            for lay, wn, lv in zip(layers, w_nz, live)]
+            return [_layer_record(it, lay, wn, lv, q) for lay, wn, lv in zip(layers, w_nz, live)]
+
+        q = common.calibrate(run_one, samples) if int8 else None
+        records, finals = {}, []
+        for sid, img in samples:
+            records[sid] = run_one(img, q)
             finals.append(np.concatenate([it.get_tensor(i).ravel() for i in outs])
                           .astype(np.float64))
         finals = np.stack(finals)
-        if family == "dense":
+        if family == "dense" and not int8:
             dense_out = finals
-        if dense_out is None:
-            raise ValueError("extract_model: the dense pattern must come first")
-        drift = (np.linalg.norm(finals - dense_out, axis=1)
-                 / np.maximum(np.linalg.norm(dense_out, axis=1), 1e-12))
         source = {
             "package": "mediapipe", "version": importlib.metadata.version("mediapipe"),
             "licence": "Apache-2.0",
@@ -254,26 +284,52 @@ def extract_model(name: str, n_samples: int = N_SAMPLES, patterns=None, root=com
             "inputs": f"traces.extract.inputs set {inset!r}, seed {SEED}, {size}x{size}, "
                       f"range [{lo}, {hi}]",
             "domain": domain,
-            "output_drift": {"metric": "relative L2 of all model outputs vs dense",
-                             "mean": float(drift.mean()), "median": float(np.median(drift)),
-                             "max": float(drift.max())},
         }
-        notes = ("magnitude-pruned weights, no fine-tuning" if family != "dense"
+        drift = None
+        if native:
+            source["native_sparsity"] = NATIVE[name][2]
+        elif family != "dense" and not int8:
+            if dense_out is None:
+                raise ValueError("extract_model: the dense pattern must come first")
+            drift = (np.linalg.norm(finals - dense_out, axis=1)
+                     / np.maximum(np.linalg.norm(dense_out, axis=1), 1e-12))
+            source["output_drift"] = {
+                "metric": "relative L2 of all model outputs vs dense",
+                "mean": float(drift.mean()), "median": float(np.median(drift)),
+                "max": float(drift.max())}
+        if int8:
+            source["int8"] = common.INT8_SOURCE
+        notes = ("weights as shipped (trained sparse by the model's authors)" if native
+                 else "magnitude-pruned weights, no fine-tuning" if family != "dense"
                  else "original weights")
+        if int8:
+            notes += ("; zeros of int8 codes (per-tensor scales calibrated on the "
+                      "even-indexed samples)")
         p = common.write_variant(name, pattern, family, level, None, records, source, notes,
                                  root=root)
-        cyc = np.array([[r["cycles"] for r in recs] for recs in records.values()]).sum(1)
-        summary[pattern] = {"file": str(p), "cycles_mean": float(cyc.mean()),
-                            "drift_mean": float(drift.mean()), "seconds": time.time() - t0}
+        work = np.array([[r["work"][1] for r in recs] for recs in records.values()]).sum(1)
+        summary[pattern] = {"file": str(p), "work16_mean": float(work.mean()),
+                            "drift_mean": None if drift is None else float(drift.mean()),
+                            "seconds": time.time() - t0}
         log(f"{name}/{pattern}: {len(layers)} layers, {len(samples)} samples, "
-            f"e2e cycles {cyc.mean():.0f}, drift {drift.mean():.3f}, "
-            f"{time.time() - t0:.1f} s")
+            f"e2e work at 16 lanes {work.mean():.0f}"
+            + (f", drift {drift.mean():.3f}" if drift is not None else "")
+            + f", {time.time() - t0:.1f} s")
     return summary
 
 
-def run(models=None, n_samples: int = N_SAMPLES, root=common.DATA_ROOT, log=print) -> dict:
-    """Extract every MediaPipe model (or the named ones) into ``root``."""
-    return {m: extract_model(m, n_samples, root=root, log=log) for m in (models or MODELS)}
+def run(models=None, n_samples: int = N_SAMPLES, root=common.DATA_ROOT, log=print,
+        patterns=None) -> dict:
+    """Extract every MediaPipe model (or the named ones) into ``root``; ``patterns``: only
+    these variant names (default: :func:`_patterns`)."""
+    out = {}
+    for m in models or MODELS:
+        pats = _patterns(m)
+        if patterns is not None:
+            pats = {p: f for p, f in pats.items() if p in patterns}
+        if pats:
+            out[m] = extract_model(m, n_samples, patterns=pats, root=root, log=log)
+    return out
 
 
 if __name__ == "__main__":

@@ -48,7 +48,16 @@ MODELS = {
     "ocr_cls": ("ch_ppocr_mobile_v2.0_cls_infer.onnx", (3, 48, 192), 114),
     "ocr_rec": ("ch_PP-OCRv4_rec_infer.onnx", (3, 48, 320), 100),
     "ocr_det": ("ch_PP-OCRv4_det_infer.onnx", (3, 320, 320), 100),
+    # the recogniser at each text line's natural width (rapidocr's single-line resize)
+    "ocr_rec_natural": ("ch_PP-OCRv4_rec_infer.onnx", (3, 48, 320), 100),
 }
+# the detector at each photo's natural aspect (rapidocr's resize: shorter side >= 736)
+MODELS["ocr_det_natural"] = ("ch_PP-OCRv4_det_infer.onnx", (3, 736, 736), 55)
+DET_LIMIT = 736    # rapidocr config.yaml Det.limit_side_len (limit_type: min)
+# models whose inputs keep their natural size: model -> shape unit (meta.shape_unit)
+NATURAL = {"ocr_rec_natural": "width_px", "ocr_det_natural": "pixels"}
+# variants extracted for the natural-size models (int8 zeros beside exact zeros)
+NATURAL_PATTERNS = ("dense", "dense_int8")
 ACTS = ("Relu", "HardSigmoid", "Sigmoid", "Clip", "LeakyRelu")
 
 
@@ -272,38 +281,50 @@ class OnnxTracer:
         vals = sess.run(names, {sess.get_inputs()[0].name: x[None].astype(np.float32)})
         return dict(zip(names, vals))
 
-    def _wmask(self, lay: OnnxLayer, weights: dict, shape=None):
-        """``(weight mask [groups, K, N], live passes per lane option)``, cached per variant."""
-        key = (lay.name, id(weights), shape)
+    def _wmask(self, lay: OnnxLayer, weights: dict, shape=None, int8: bool = False):
+        """``(weight mask [groups, K, N], live passes per lane option)``, cached per variant;
+        ``int8``: non-zeros of the per-tensor int8 codes."""
+        key = (lay.name, id(weights), shape, int8)
         if key not in self._cache:
             if shape is None:
-                wg = self.gemm(lay, weights[lay.weight]) != 0
+                wg = self.gemm(lay, weights[lay.weight])
+                wg = common.int8_weight_nz(wg) if int8 else wg != 0
             else:
                 wg = np.ones(shape, dtype=bool)
             self._cache[key] = (wg, common.layer_live(wg))
         return self._cache[key]
 
-    def records(self, vals: dict[str, np.ndarray], weights: dict[str, np.ndarray]) -> list:
-        """One :func:`common.layer_record` per layer from a run's tensors."""
+    def records(self, vals: dict[str, np.ndarray], weights: dict[str, np.ndarray],
+                q: common.Int8 | None = None) -> list:
+        """One :func:`common.layer_record` per layer from a run's tensors.
+
+        ``q``: count the zeros of int8 codes (:class:`common.Int8`, keyed by tensor name)
+        of operands, outputs and weights instead of exact zeros.
+        """
         recs = []
+        i8 = q is not None
+
+        def qv(t):
+            return common.quant(q, t, vals[t])
+
         for lay in self.layers:
-            x = vals[lay.x]
+            x = qv(lay.x) if lay.op != "SV" else vals[lay.x]
             if lay.op in ("Conv",):
-                wg, live = self._wmask(lay, weights)
+                wg, live = self._wmask(lay, weights, int8=i8)
                 kh, kw = lay.attrs["kernel_shape"]
                 t, left, b, r = lay.attrs.get("pads", [0, 0, 0, 0])
                 cc = common.im2col_colcount(x[0].transpose(1, 2, 0) != 0, kh, kw,
                                             lay.attrs.get("strides", [1, 1]), (t, left, b, r),
                                             lay.attrs.get("dilations", [1, 1]), lay.groups)
-                recs.append(common.layer_record(lay.name, "conv", None, wg, vals[lay.out],
+                recs.append(common.layer_record(lay.name, "conv", None, wg, qv(lay.out),
                                                 out_axis=1, colcount=cc, live=live))  # NCHW
                 continue
             if lay.op == "ConvTranspose":
                 xo = (x[0].reshape(x.shape[1], -1).T != 0)[None]
-                wg, live = self._wmask(lay, weights)
+                wg, live = self._wmask(lay, weights, int8=i8)
             elif lay.weight is not None:
                 xo = (x.reshape(-1, x.shape[-1]) != 0)[None]
-                wg, live = self._wmask(lay, weights)
+                wg, live = self._wmask(lay, weights, int8=i8)
             elif lay.op == "QK":
                 xo = x.reshape(-1, *x.shape[-2:]) != 0              # [heads, S, dh]
                 kt = vals[lay.other]
@@ -313,16 +334,17 @@ class OnnxTracer:
                                                 out_axis=-1, live=live))
                 continue
             else:                                                   # SV
+                # the mask p >= 0.02 survives int8 (codes of p have scale <= 1/127)
                 p = x.reshape(-1, *x.shape[-2:])
                 mask = p >= ATTN_THRESHOLD
                 v = vals[lay.other].reshape(-1, *vals[lay.other].shape[-2:])
                 wg, live = self._wmask(lay, weights, v.shape)
-                out = np.matmul(np.where(mask, p, 0), v)
+                out = common.quant(q, f"{lay.name}:out", np.matmul(np.where(mask, p, 0), v))
                 recs.append(common.layer_record(lay.name, "attention", mask, wg, out, out_axis=-1,
                                                 live=live))
                 continue
             # ConvTranspose: NCHW, kh*kw consecutive columns per output channel
-            recs.append(common.layer_record(lay.name, lay.kind, xo, wg, vals[lay.out],
+            recs.append(common.layer_record(lay.name, lay.kind, xo, wg, qv(lay.out),
                                             out_axis=1 if lay.op == "ConvTranspose" else -1,
                                             live=live))
         return recs
@@ -340,6 +362,39 @@ def _norm_pad(img: np.ndarray, shape) -> np.ndarray:
     out = np.zeros(shape, dtype=np.float32)
     out[:, :, :rw] = (r.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
     return out
+
+
+def _norm_natural(img: np.ndarray, shape) -> np.ndarray:
+    """rapidocr's recogniser preprocessing of one text line (a batch of one): height to H,
+    width ``max(W, ceil(H * w / h))`` (``max_wh_ratio`` starts at ``W / H``, so a short line
+    is zero-padded to ``W`` = 320 and a long one keeps its natural width), (x-0.5)/0.5.
+    Pillow bilinear resize (rapidocr: OpenCV)."""
+    _, h, w = shape
+    ratio = img.shape[1] / img.shape[0]
+    width = int(h * max(w / h, ratio))
+    return _norm_pad(img, (3, h, width))
+
+
+def _rec_natural_samples():
+    """Real prose lines of natural length: each paragraph wrapped to a column of 12-72
+    characters, its first or its last (shorter) line; 6 fonts, 4 colour schemes. Stdlib
+    text only (pydoc topics), so the test environment re-creates the same inputs."""
+    from traces.extract.text_inputs import corpus_paragraphs, line_chunks, render_line
+
+    pars = corpus_paragraphs(sklearn=False)
+    fonts = ("sans", "serif", "mono", "bold", "italic", "cm")
+    columns = (12, 20, 28, 40, 56, 72)
+    step = max(1, len(pars) // 200)
+    for k, j in enumerate(range(0, len(pars), step)):
+        pid, par = pars[j]
+        col = columns[k % len(columns)]
+        chunks = line_chunks(par, col)
+        last = (k // len(columns)) % 2 == 1 and len(chunks) > 1
+        line = chunks[-1] if last else chunks[0]
+        font = fonts[(k // 2) % len(fonts)]
+        fg, bg = ((20, 235), (235, 30), (15, 120), (60, 200))[k % 4]   # incl. inverse, dim
+        yield (f"{pid}-c{col}{'-last' if last else ''}-{font}-{k % 4}",
+               render_line(line, font=font, size=30, fg=fg, bg=bg))
 
 
 def _cls_samples():
@@ -364,6 +419,65 @@ def _rec_samples():
         font = fonts[k % len(fonts)]
         fg, bg = ((20, 235), (235, 30), (15, 120), (60, 200))[k % 4]   # incl. inverse, dim
         yield f"{pid}-{font}-{k % 4}", render_line(line, font=font, size=30, fg=fg, bg=bg)
+
+
+def _photo_originals():
+    """The det photos at their own size: ``[(name, uint8 [H, W, 3])]``."""
+    import skimage.data as sd
+    from sklearn.datasets import load_sample_images
+
+    imgs = [(n, getattr(sd, n)()) for n in ("astronaut", "camera", "chelsea", "coffee",
+                                            "coins", "rocket", "page", "text", "horse")]
+    imgs += list(zip(("china", "flower"), load_sample_images().images))
+    out = []
+    for n, im in imgs:
+        im = np.asarray(im)
+        if im.dtype == bool:
+            im = np.where(im, 255, 0).astype(np.uint8)
+        if im.ndim == 2:
+            im = np.repeat(im[:, :, None], 3, axis=2)
+        out.append((n, np.ascontiguousarray(im[:, :, :3])))
+    return out
+
+
+def det_resize(img: np.ndarray, limit: int = DET_LIMIT) -> np.ndarray:
+    """rapidocr's detector resize (``limit_type: min``): scale up so the shorter side is at
+    least ``limit``, then round each side to a multiple of 32. Pillow bilinear."""
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    ratio = limit / min(h, w) if min(h, w) < limit else 1.0
+    rh = max(32, int(round(int(h * ratio) / 32) * 32))
+    rw = max(32, int(round(int(w * ratio) / 32) * 32))
+    return np.asarray(Image.fromarray(img).resize((rw, rh), Image.BILINEAR), dtype=np.uint8)
+
+
+def _det_natural_samples():
+    """Every det photo at its own aspect ratio, as is and with 1-8 rendered prose lines
+    (font size scaled to the image), then rapidocr's resize (shorter side 736)."""
+    from traces.extract.text_inputs import corpus_paragraphs, line_chunks, render_page
+
+    bgs = _photo_originals()
+    pars = corpus_paragraphs(sklearn=False)
+    fonts = ("sans", "serif", "mono", "bold")
+    k = 0
+    for rep in range(5):
+        for n, bg in bgs:
+            if rep == 0:
+                yield f"{n}-plain", det_resize(bg)
+                continue
+            pid, par = pars[(k * 37) % len(pars)]
+            scale = min(bg.shape[:2]) / 320
+            fsize = max(8, int((12, 16, 20, 26)[k % 4] * scale))
+            lines = line_chunks(par, max(8, int(bg.shape[1] / (0.6 * fsize))))[:1 + k % 8]
+            box = None if k % 3 == 0 else (245, 245, 240)
+            img = render_page(lines, bg, font=fonts[k % 4], size=fsize,
+                              origin=(4 + 7 * (k % 5), 6 + 11 * (k % 7)), box=box,
+                              fg=(10, 10, 10) if box else (250, 250, 40))
+            if k % 4 == 3:                    # low light: darken (the paper's low-light set)
+                img = (img.astype(np.float32) * 0.35).astype(np.uint8)
+            yield f"{n}-{pid}-{fonts[k % 4]}{fsize}", det_resize(img)
+            k += 1
 
 
 def _photo_backgrounds(size: int):
@@ -418,13 +532,17 @@ def _det_samples(size: int = 320):
 def samples(model: str, n: int | None = None) -> list[tuple[str, np.ndarray]]:
     """Deterministic ``[(sample id, preprocessed input C x H x W float32)]`` for a model."""
     shape = MODELS[model][1]
-    gen = {"ocr_cls": _cls_samples, "ocr_rec": _rec_samples, "ocr_det": _det_samples}[model]
+    gen = {"ocr_cls": _cls_samples, "ocr_rec": _rec_samples, "ocr_det": _det_samples,
+           "ocr_rec_natural": _rec_natural_samples,
+           "ocr_det_natural": _det_natural_samples}[model]
     out = []
     for sid, img in gen():
         if len(out) == (n or MODELS[model][2]):
             break
-        if model == "ocr_det":
+        if model in ("ocr_det", "ocr_det_natural"):
             x = (img.astype(np.float32).transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+        elif model in NATURAL:
+            x = _norm_natural(img, shape)
         else:
             x = _norm_pad(img, shape)
         out.append((sid, x))
@@ -435,11 +553,11 @@ def samples(model: str, n: int | None = None) -> list[tuple[str, np.ndarray]]:
 def _drift(model: str, y: np.ndarray, y0: np.ndarray) -> dict:
     """Output drift of a pruned variant against dense on one sample."""
     diff, norm0 = float(np.linalg.norm(y - y0)), float(np.linalg.norm(y0))
-    if model == "ocr_det":
+    if model.startswith("ocr_det"):
         a, b = y > 0.3, y0 > 0.3
         union = (a | b).sum()
         agree = float((a & b).sum() / union) if union else 1.0          # text-map IoU
-    elif model == "ocr_rec":
+    elif model.startswith("ocr_rec"):
         agree = float(np.array_equal(_ctc(y), _ctc(y0)))               # same decoded string
     else:
         agree = float(np.argmax(y) == np.argmax(y0))                   # same direction
@@ -457,16 +575,27 @@ def extract(model: str, pattern: str, n_samples: int | None = None,
 
     Pure: runs the model (pruned to ``pattern``) on :func:`samples` (or ``inputs``).
     """
-    family, level = common.PATTERNS[pattern]
+    family, level, int8 = common.pattern_spec(pattern)
     tr = OnnxTracer(model_path(model))
     w = tr.pruned_weights(family, level)
     sess = tr.session(None if family == "dense" else w)
+    inputs = list(inputs if inputs is not None else samples(model, n_samples))
+    q = (common.calibrate(lambda x, q: tr.records(tr.run(sess, x), w, q), inputs)
+         if int8 else None)
     recs, outs = {}, {}
-    for sid, x in inputs if inputs is not None else samples(model, n_samples):
+    for sid, x in inputs:
         vals = tr.run(sess, x)
-        recs[sid] = tr.records(vals, w)
+        recs[sid] = tr.records(vals, w, q)
         outs[sid] = vals[tr.output]
     return recs, outs
+
+
+def natural_shapes(model: str, inputs) -> dict[str, int]:
+    """The input size of every natural-size sample, what a host knows at arrival: the width
+    (recogniser, height fixed at 48) or the pixel count H x W (detector)."""
+    if NATURAL[model] == "pixels":
+        return {sid: int(x.shape[-1] * x.shape[-2]) for sid, x in inputs}
+    return {sid: int(x.shape[-1]) for sid, x in inputs}
 
 
 DOMAIN = {
@@ -475,6 +604,10 @@ DOMAIN = {
                "English); clean synthetic renderings, no camera noise",
     "ocr_det": "partly: photos with rendered paragraphs are in domain; 'plain' photos "
                "without text are negatives (page/text photos contain real text)",
+    "ocr_det_natural": "partly: photos with rendered paragraphs are in domain; 'plain' "
+                       "photos are negatives (page/text contain real text)",
+    "ocr_rec_natural": "in domain: rendered printed English text lines of natural length "
+                       "(model trained on Chinese + English); clean renderings",
 }
 
 
@@ -495,9 +628,12 @@ def drift_summary(model: str, drift: list[dict]) -> dict:
     rel = np.array([d["diff"] for d in drift])[ok] / norm0[ok]
     agree = {"ocr_det": "mean IoU of the text maps (p > 0.3) with dense",
              "ocr_rec": "fraction of samples decoding to the same string as dense",
+             "ocr_rec_natural": "fraction of samples decoding to the same string as dense",
+             "ocr_det_natural": "mean IoU of the text maps (p > 0.3) with dense",
              "ocr_cls": "fraction of samples with the same direction as dense",
              "efficientnet_lite0": "top-1 agreement with dense",
-             "minilm_l6": "mean cosine of the sentence embeddings with dense"}[model]
+             "minilm_l6": "mean cosine of the sentence embeddings with dense"}[
+                 model.removesuffix("_natural")]
     return {"metric": "relative L2 of the model output vs dense", "mean": float(rel.mean()),
             "median": float(np.median(rel)), "max": float(rel.max()),
             "excluded": int((~ok).sum()), "excluded_why": "dense output norm < 1e-3 x median "
@@ -511,7 +647,12 @@ def _source(model: str, version) -> dict:
             "runtime": f"onnxruntime {version('onnxruntime')} (ORT_DISABLE_ALL, 1 thread)",
             "inputs": {"ocr_cls": "Zen of Python lines rendered (matplotlib fonts), 0/180 deg",
                        "ocr_rec": "pydoc/sklearn prose lines rendered (matplotlib fonts)",
-                       "ocr_det": "skimage/sklearn photos, with rendered paragraphs"}[model],
+                       "ocr_det": "skimage/sklearn photos, with rendered paragraphs",
+                       "ocr_det_natural": "skimage/sklearn photos at their own aspect, with "
+                                          "rendered paragraphs, rapidocr's det resize",
+                       "ocr_rec_natural": "pydoc topics prose lines of natural length "
+                                          "(12-72 character columns) rendered (matplotlib "
+                                          "fonts), rapidocr's single-line width rule"}[model],
             "attention_threshold": ATTN_THRESHOLD}
 
 
@@ -520,9 +661,17 @@ def run(out_root=common.DATA_ROOT, n_samples: int | None = None, models=None,
     """Extract every pattern of every OCR model into ``out_root``; returns drift summary."""
     summary = {}
     for model in models or MODELS:
+        ins = samples(model, n_samples)
+        kw = {}
+        if model in NATURAL:
+            kw = {"shapes": natural_shapes(model, ins), "shape_unit": NATURAL[model],
+                  "notes_suffix": ("; natural text-line widths (rapidocr's single-line resize)"
+                                   if model == "ocr_rec_natural" else
+                                   "; natural aspect, shorter side >= 736 (rapidocr's resize)")}
         summary.update(common.extract_patterns(
-            model, samples(model, n_samples), extract=extract, drift=_drift,
+            model, ins, extract=extract, drift=_drift,
             summarize=drift_summary, source=source,
-            notes_prefix=f"attention mask p >= {ATTN_THRESHOLD}; ", patterns=patterns,
-            root=out_root, log=log))
+            notes_prefix=f"attention mask p >= {ATTN_THRESHOLD}; ",
+            patterns=patterns or (NATURAL_PATTERNS if model in NATURAL else None),
+            root=out_root, log=log, **kw))
     return summary

