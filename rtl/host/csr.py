@@ -16,7 +16,10 @@ a host can replay arrivals at exact cycles, as the bit-exact model takes them; `
 
 Timing: an access takes two cycles (``ack`` registered, one cycle after ``stb``); a
 committed stage value pulses its write port in the ``ack`` cycle; a request push enters
-the FIFO at the end of the accepting cycle.
+the FIFO at the end of the accepting cycle. ``lut_w`` is a stream: the scheduler takes a
+word only in IDLE/RUN (never while a SCAN reads the LUTs), so its ``valid`` is held from
+the ``ack`` cycle until ``ready``, and while it is pending the bus waits (no ``ack``) -
+writes stay in order and none is lost.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ class HostInterface(wiring.Component):
                                 out_depth=out_depth)
         mem = top.signature.members
         for name in ("lut_w", "desc_w", "load"):
-            if mem[name].signature.layout != self._map.layouts[name]:
+            # lut_w is a stream (with ready), the others WritePorts: both carry "payload"
+            if mem[name].signature.members["payload"].shape != self._map.layouts[name]:
                 raise ValueError(f"HostInterface: the top's {name} layout differs from the "
                                  f"register map's")
         super().__init__({
@@ -155,8 +159,9 @@ class HostInterface(wiring.Component):
             with m.If(events["overflow"]):
                 m.d.sync += overflow_seen.eq(1)
 
-        # ---- bus access: ack one cycle after stb, registered read data ----
-        access = bus.cyc & bus.stb & ~bus.ack
+        # ---- bus access: ack one cycle after stb, registered read data; no access starts
+        # while a committed lut_w word waits for the scheduler's ready ----
+        access = bus.cyc & bus.stb & ~bus.ack & ~top.lut_w.valid
         write = access & bus.we & bus.sel
         read = access & ~bus.we
         m.d.sync += bus.ack.eq(access)
@@ -170,9 +175,14 @@ class HostInterface(wiring.Component):
         fifos = {"comp": comp_fifo, "out": out_fifo}
         stage_ports = {"time_w": top.time_w, "lut_w": top.lut_w, "desc_w": top.desc_w,
                        "load": top.load}
-        # WritePorts: a registered pulse; the payload register holds the committed value
-        for port in stage_ports.values():
-            m.d.sync += port.valid.eq(0)
+        # WritePorts: a registered pulse; the payload register holds the committed value.
+        # lut_w (a stream): valid held until ready
+        for name, port in stage_ports.items():
+            if name == "lut_w":
+                with m.If(port.ready):
+                    m.d.sync += port.valid.eq(0)
+            else:
+                m.d.sync += port.valid.eq(0)
         req_word = Signal(lay["req"].size)
         m.d.comb += req_fifo.w_data.eq(req_word)
         status = Cat(top.n_active, Const(0, 9 - len(top.n_active)),

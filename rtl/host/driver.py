@@ -223,6 +223,12 @@ class HostDriver:
     async def write_lut(self, table: int, addr: int, word: int) -> None:
         await self.write_fields("lut_w", {"table": table, "addr": addr, "data": word})
 
+    async def set_beta(self, code: int) -> None:
+        """Dysta's beta (a BETA code) from the next SCAN on; ``read("beta")`` keeps the
+        built value."""
+        from ..scheduler.layouts import LUT_PARAM, PARAM_BETA
+        await self.write_lut(LUT_PARAM, PARAM_BETA, code)
+
     async def load_images(self, images) -> None:
         """Write every word of :class:`~sw_scheduler.lut_image.LutImages` through lut_w."""
         from ..scheduler.layouts import LUT_LAYER, LUT_VARIANT

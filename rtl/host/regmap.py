@@ -2,13 +2,15 @@
 
 32-bit words, word addresses. Kinds of register:
 
-``const``    read-only build parameter (``id``, sizes, ``beta``).
+``const``    read-only build parameter (``id``, sizes, the initial ``beta``).
 ``rw``/``r`` plain control / status words.
 ``counter``  read-only 32-bit event counter (wraps; ``clear`` bit 0 zeroes all).
 ``stage``    a value wider than a word, written low word first; **the write of the last
              word commits** it (a ``WritePort`` pulse or a FIFO push) - amaranth-soc's
              rule for wide CSRs. Earlier words stay staged, so a repeated write only needs
-             the words that change plus the last one.
+             the words that change plus the last one. ``lut_w`` is the one port with
+             flow control: its commit holds the bus (no ``ack`` for the next access) until
+             the scheduler takes the word.
 ``pop``      a FIFO's head: reading word 0 returns ``valid << 31 | level`` and moves the
              head (if any) into a snapshot that words ``1..`` read, so a multi-word entry
              is read coherently.
@@ -139,8 +141,8 @@ class RegisterMap:
         add("max_k", WORD, "const", "engine reduction length", value=max_k)
         add("fifo_depths", WORD, "const", "req | comp << 8 | out << 16",
             value=req_depth | comp_depth << 8 | out_depth << 16)
-        add("beta", WORD, "const", "BETA code (UQ8.16); a build constant of the score unit "
-            "(it multiplies by a constant), so read-only", value=c.beta)
+        add("beta", WORD, "const", "BETA code (UQ8.16) the scheduler starts with; change it "
+            "at run time through lut_w (table LUT_PARAM, addr PARAM_BETA)", value=c.beta)
         add("ctrl", WORD, "rw", "bit 0 capture out rows in the OUT FIFO; bit 1 hold requests")
         add("clear", WORD, "w", "write bit 0 = 1: zero every counter and out_sum")
         add("status", WORD, "r", "n_active [0:9], busy [9], full [10], overflow seen [11], "

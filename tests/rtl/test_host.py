@@ -3,6 +3,7 @@ simulation): register map, the scheduler against the bit-exact model, captured o
 back-pressure and FIFO overflow, write ports."""
 
 import asyncio
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from rtl.host.csr import HostInterface
 from rtl.host.driver import DriverError, HostDriver, SimBusTransport
 from rtl.host.regmap import COUNTERS, ID, RegisterMap
 from rtl.scheduler.layouts import SchedulerConfig
+from sw_scheduler import formats as F
 from sw_scheduler.bitexact import BitExactScheduler
 from tests.support.stimulus import make_requests, place
 from tests.support.stimulus import rand_int8 as _rand
@@ -34,8 +36,9 @@ def make_map(lanes=LANES):
     return RegisterMap(cfg, lanes=lanes, max_k=TOP_MAX_K)
 
 
-def run(dut, bench, *, cycles=400_000):
-    """Run ``bench(driver, ctx)`` against ``dut``; fail after ``cycles``."""
+def run(dut, bench, *, cycles=400_000, extra=()):
+    """Run ``bench(driver, ctx)`` against ``dut``; fail after ``cycles``; ``extra``: more
+    background testbenches."""
     result = {}
 
     async def tb(ctx):
@@ -50,6 +53,8 @@ def run(dut, bench, *, cycles=400_000):
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.add_testbench(watchdog, background=True)
+    for proc in extra:
+        sim.add_testbench(proc, background=True)
     sim.run()
     return result["value"]
 
@@ -99,10 +104,11 @@ def test_bad_identity_is_one_line_error():
     assert run(dut, bench)
 
 
-def test_scheduler_through_the_bus_matches_the_model():
-    """LUT rewrite, descriptors and buffers through the bus, then timed requests: every
-    completion (tag, finish) equals the bit-exact model with the datapath's cycle counts,
-    and the counters agree with the model's decisions."""
+def _bus_scenario(*, beta=None, rewrite_midway=False):
+    """LUT rewrite, descriptors and buffers through the bus, then 8 timed requests with
+    contention; ``beta``: a BETA code set through lut_w first; ``rewrite_midway``: the LUT
+    images (same contents) and beta written again while the scheduler runs, so lut_w
+    meets SCANs (ready low). Returns what the model needs and what the bus saw."""
     rng = np.random.default_rng(7)
     layers = layers_for(rng)
     loads, descs = place(layers, LANES)
@@ -114,10 +120,20 @@ def test_scheduler_through_the_bus_matches_the_model():
         return (m + 2 * p + layer) % len(layers)
 
     reqs = make_requests(rng, cfg, 8, gap=(0, 300), slo=(-2000, 20_000), first=6_000)
+    lut = {"taken": 0, "stalled": 0}
+
+    async def monitor(ctx):
+        """Counts lut_w handshakes and cycles a committed word waited for ready."""
+        port = dut.top.lut_w
+        async for _, _, valid, ready in ctx.tick().sample(port.valid, port.ready):
+            if valid:
+                lut["taken" if ready else "stalled"] += 1
 
     async def bench(drv, ctx):
         await drv.check()
         await drv.load_images(img)                      # same contents, through lut_w
+        if beta is not None:
+            await drv.set_beta(beta)
         for buf, addr, v in loads:
             await drv.load(buf, addr, v)
         for m_ in range(1 << lay.model_bits):
@@ -129,6 +145,7 @@ def test_scheduler_through_the_bus_matches_the_model():
         await drv.clear_counters()
         done = []
         pending = list(reqs)
+        rewritten = not rewrite_midway
         while len(done) < len(reqs):
             while pending and (await drv.status())["req_level"] < 14:
                 r = pending.pop(0)
@@ -136,9 +153,14 @@ def test_scheduler_through_the_bus_matches_the_model():
             c = await drv.pop_completion()
             if c is not None:
                 done.append(c)
+            if not rewritten and (await drv.status())["n_active"] >= 2:
+                await drv.load_images(img)
+                if beta is not None:
+                    await drv.set_beta(beta)
+                rewritten = True
         return done, await drv.counters(), await drv.status()
 
-    done, cnt, st = run(dut, bench, cycles=400_000)
+    dut_run = run(dut, bench, cycles=400_000, extra=[monitor])
 
     def npu(k, d):
         ly = layers[which(d.model, d.pattern, d.layer)]
@@ -147,17 +169,46 @@ def test_scheduler_through_the_bus_matches_the_model():
                            work=work_count(ly.x != 0, ly.w != 0, LANES))
         return lat, int(np.count_nonzero(layer_reference(ly)))
 
-    model = BitExactScheduler(cfg, img).run(reqs, npu)
+    def model(beta_code):
+        return BitExactScheduler(replace(cfg, beta=beta_code), img).run(reqs, npu)
+
+    return dut_run, lut, model, npu, layers, which, reqs, img, cfg
+
+
+def test_scheduler_through_the_bus_matches_the_model():
+    """Every completion (tag, finish) equals the bit-exact model with the datapath's cycle
+    counts, and the counters agree with the model's decisions."""
+    (done, cnt, st), lut, model, npu, layers, which, reqs, img, cfg = _bus_scenario()
+    got = model(cfg.beta)
     assert [(c["tag"], c["finish"]) for c in done] == \
-        [(c.tag, c.finish) for c in model.completions]
-    assert max(d.n_active for d in model.decisions) > 1, "no contention in the stimulus"
+        [(c.tag, c.finish) for c in got.completions]
+    assert max(d.n_active for d in got.decisions) > 1, "no contention in the stimulus"
     assert cnt["late"] == 0 and st["late_seen"] == 0 and cnt["overflow"] == 0
     assert cnt["accepted"] == cnt["completed"] == len(reqs)
-    assert cnt["decisions"] == len(model.decisions)
+    assert cnt["decisions"] == len(got.decisions)
     rows = sum(len(out_entries(layer_reference(layers[which(d.model, d.pattern, d.layer)])))
-               for d in model.decisions)
+               for d in got.decisions)
     assert cnt["out_rows"] == rows
-    assert cnt["busy_cycles"] == sum(npu(k, d)[0] for k, d in enumerate(model.decisions))
+    assert cnt["busy_cycles"] == sum(npu(k, d)[0] for k, d in enumerate(got.decisions))
+    assert lut["taken"] == len(img.variant) + len(img.layer)
+
+
+def test_lut_writes_wait_for_ready_and_beta_is_set_through_the_bus():
+    """lut_w is interlocked with the scheduler's SCANs: LUT words (and beta) written while
+    requests are being ranked wait for ready with the bus held, none is lost (every word
+    is taken once), the schedule is the model's with the beta written through the bus -
+    which differs from the built beta's schedule."""
+    beta = F.BETA.quantize(0.001)[0]      # 0.01 built; a smaller beta reorders this load
+    (done, cnt, _st), lut, model, _, _, _, reqs, img, cfg = _bus_scenario(
+        beta=beta, rewrite_midway=True)
+    assert beta != cfg.beta
+    want, built = model(beta), model(cfg.beta)
+    got = [(c["tag"], c["finish"]) for c in done]
+    assert got == [(c.tag, c.finish) for c in want.completions]
+    assert got != [(c.tag, c.finish) for c in built.completions], "beta changes nothing here"
+    assert lut["taken"] == 2 * (len(img.variant) + len(img.layer) + 1)
+    assert lut["stalled"] > 0, "no lut_w word met a SCAN"
+    assert cnt["accepted"] == cnt["completed"] == len(reqs)
 
 
 def test_captured_out_rows_and_checksum():
