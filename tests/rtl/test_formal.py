@@ -2,7 +2,7 @@
 them deeper, with covers), and seeded bugs that the properties must catch."""
 
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory
 
 from rtl.formal import run
@@ -46,30 +46,29 @@ class TieKeepsLaterArgmin(Argmin):
 
 
 class TakesWhenFullTable(TaskTable):
-    """Seeded bug: intake ready while ``n_active == num_slots`` (an off-by-one full test);
-    otherwise the table of rtl.scheduler.table."""
+    """Seeded bug: the registered ``ready`` tests ``n_next <= num_slots`` (an off-by-one
+    full test); otherwise the table of rtl.scheduler.table."""
 
     def elaborate(self, platform):
         c = self.config
         m = Module()
         m.submodules.mem = mem = memory.Memory(shape=c.row_layout, depth=c.num_slots, init=[])
         rd, wr = mem.read_port(domain="sync"), mem.write_port(domain="sync")
-        n = Signal(c.count_width)
-        m.d.comb += [self.n_active.eq(n), self.full.eq(n == c.num_slots),
-                     rd.addr.eq(self.rd_addr), self.rd_data.eq(rd.data),
-                     self.intake.ready.eq(self.allow & (n <= c.num_slots) & ~self.wr_en)]
-        take = self.intake.valid & self.intake.ready
+        n, n_next = Signal(c.count_width), Signal(c.count_width)
+        ready = Signal(init=1)
+        take = Signal()
+        m.d.comb += [self.n_active.eq(n), rd.addr.eq(self.rd_addr), self.rd_data.eq(rd.data),
+                     self.intake.ready.eq(ready), take.eq(self.intake.valid & ready),
+                     n_next.eq(n + take - self.pop)]
+        m.d.sync += [n.eq(n_next), ready.eq(self.open_next & (n_next <= c.num_slots))]
         req = self.intake.payload
         new_row = Signal(c.row_layout)
         m.d.comb += [new_row.tag.eq(req.tag), new_row.model.eq(req.model),
-                     new_row.pattern.eq(req.pattern), new_row.priority.eq(req.priority),
-                     new_row.deadline.eq(req.deadline), new_row.last_run.eq(self.now),
-                     new_row.gamma.eq(1 << F.GAMMA.frac)]
-        with m.If(self.wr_en):
-            m.d.comb += [wr.en.eq(1), wr.addr.eq(self.wr_addr), wr.data.eq(self.wr_data)]
-        with m.Elif(take):
-            m.d.comb += [wr.en.eq(1), wr.addr.eq(n[:c.slot_bits]), wr.data.eq(new_row)]
-        m.d.sync += n.eq(n + take - self.pop)
+                     new_row.pattern.eq(req.pattern), new_row.deadline.eq(req.deadline),
+                     new_row.last_run.eq(self.now), new_row.gamma.eq(1 << F.GAMMA.frac),
+                     wr.en.eq(self.wr_en | take),
+                     wr.addr.eq(Mux(ready, n[:c.slot_bits], self.wr_addr)),
+                     wr.data.eq(Mux(ready, new_row, self.wr_data))]
         return m
 
 
