@@ -22,13 +22,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from amaranth.back import rtlil
 
 from .argmin import ArgminSpec
 from .scheduler import SchedulerSpec
-from .table import TaskTableSpec
+from .table import TaskTableSpec, small_config
 
 __all__ = ["CHECKS", "Check", "FormalError", "Outcome", "main", "run_check"]
 
@@ -43,7 +44,7 @@ class FormalError(RuntimeError):
 class Check:
     """One spec and its depths. ``cutpoint``: a yosys selection replaced by free values."""
     name: str
-    spec: type
+    spec: object            # () -> Spec
     depth: int
     cover_depth: int
     quick_depth: int
@@ -58,9 +59,15 @@ CHECKS = {c.name: c for c in (
     Check("table", TaskTableSpec, depth=14, cover_depth=20, quick_depth=10,
           quick_cover_depth=14,
           about="TaskTable: back-pressure when full, intake slot, compaction keeps rows"),
-    Check("scheduler", SchedulerSpec, depth=28, cover_depth=32, quick_depth=16,
-          quick_cover_depth=32, cutpoint="t:$mul",
-          about="DystaScheduler control on its ports, multipliers cut"),
+    # Dysta's command comes n + 16 cycles after an empty table's intake (n + 19 after a
+    # layer): two lifetimes need about 40 steps; FCFS's control runs the same FSM and
+    # table with the shortest score pipeline (n + 6), so its bmc reaches further per step.
+    Check("scheduler", SchedulerSpec, depth=24, cover_depth=44, quick_depth=16,
+          quick_cover_depth=44, cutpoint="t:$mul",
+          about="DystaScheduler (dysta) control on its ports, multipliers cut"),
+    Check("scheduler_fcfs", partial(SchedulerSpec, config=small_config(policy="fcfs")),
+          depth=26, cover_depth=24, quick_depth=16, quick_cover_depth=24, cutpoint="t:$mul",
+          about="DystaScheduler (fcfs) control on its ports"),
 )}
 
 

@@ -22,7 +22,8 @@ def check(name, tmp_path, *, tasks=("bmc",), depth=None, spec=None):
 
 @pytest.mark.parametrize("name,tasks", [("argmin", ("bmc", "cover")),
                                         ("table", ("bmc", "cover")),
-                                        ("scheduler", ("bmc",))])
+                                        ("scheduler", ("bmc",)),
+                                        ("scheduler_fcfs", ("bmc",))])
 def test_bounded_check_passes(name, tasks, tmp_path):
     out = check(name, tmp_path, tasks=tasks)
     assert out.status == {t: "PASS" for t in tasks}, (out.status, out.failed, out.unreached)
