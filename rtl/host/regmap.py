@@ -154,7 +154,8 @@ class RegisterMap:
         add("now", c.time_width, "r", "the scheduler's cycle counter (read word 0 first: "
             "it latches the others)", align=4)
         add("time_w", c.time_width, "stage", "time-base load: now takes the value", align=4)
-        add("lut_w", self.layouts["lut_w"].size, "stage", "scheduler LUT word write",
+        add("lut_w", self.layouts["lut_w"].size, "stage", "scheduler LUT word or beta write; "
+            "the bus waits until the scheduler takes it (IDLE/RUN)",
             self.layouts["lut_w"], align=4)
         add("desc_w", self.layouts["desc_w"].size, "stage", "layer descriptor write",
             self.layouts["desc_w"], align=8)
