@@ -18,43 +18,19 @@ import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from rtl.accelerator.cycle_model import layer_cycles
-from rtl.accelerator.layouts import OUT_LAYOUT, Activation, Buffer, Kind, load_layout
+from rtl.accelerator.layouts import OUT_LAYOUT, Activation, load_layout
 from rtl.accelerator.reference import (
     LayerData,
-    compress_rows,
     layer_reference,
     out_entries,
-    weight_words,
 )
 from rtl.export import default_lut_images
 from rtl.scheduler.layouts import SchedulerConfig
-from rtl.top import pack_descriptor
 from sw_scheduler.bitexact import BitExactScheduler, encode_request
-from tests.support.stimulus import make_requests
+from tests.support.stimulus import make_requests, place
 from tests.support.stimulus import rand_int8 as _rand
 from tests.support.tbkit import TB, StreamSink, StreamSource, wait_len
 from traces.work import work_count
-
-
-def place(layers, lanes):
-    """Buffer writes and descriptors of ``layers`` laid out back to back in every buffer."""
-    loads, descs = [], []
-    xb = vb = wb = lb = 0
-    byte = 0xFF
-    for ly in layers:
-        s = ly.shape
-        masks, ptrs, vals = compress_rows(ly.x, val_base=vb)
-        words, live = weight_words(ly.w, lanes)
-        loads += [(Buffer.XMASK, xb + a, v) for a, v in enumerate(masks)]
-        loads += [(Buffer.XPTR, xb + a, v) for a, v in enumerate(ptrs)]
-        loads += [(Buffer.XVAL, vb + a, v & byte) for a, v in enumerate(vals)]
-        loads += [(Buffer.WEIGHT, wb + a, sum((v & byte) << (8 * j) for j, v in enumerate(w)))
-                  for a, w in enumerate(words)]
-        loads += [(Buffer.LIVE, lb + a, v) for a, v in enumerate(live)]
-        descs.append(pack_descriptor({"kind": Kind.FC, "act": ly.act, "shift": ly.shift,
-                                      **s, "x_base": xb, "w_base": wb, "live_base": lb}))
-        xb, vb, wb, lb = xb + len(masks), vb + len(vals), wb + len(words), lb + len(live)
-    return loads, descs
 
 
 @cocotb.test()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.accelerator.layouts import Activation
-from rtl.accelerator.reference import LayerData
+from rtl.accelerator.layouts import Activation, Buffer, Kind
+from rtl.accelerator.reference import LayerData, compress_rows, weight_words
+from rtl.top import pack_descriptor
 from sw_scheduler.formats import PRIORITY_LEVELS
 from sw_scheduler.records import Request
 
-__all__ = ["density_layers", "make_plan", "make_requests", "rand_int8"]
+__all__ = ["density_layers", "make_plan", "make_requests", "place", "rand_int8"]
 
 
 def make_requests(rng, cfg, n, *, gap=(0, 400), slo=(-2000, 20_000), first=0):
@@ -58,3 +59,24 @@ def density_layers(rng):
     layers.append(LayerData(np.zeros((0, 5)), rand_int8(rng, (5, 7), 0.0)))      # M = 0
     layers.append(LayerData(np.zeros((3, 0)), np.zeros((0, 4))))                 # K = 0
     return layers
+
+
+def place(layers, lanes):
+    """Buffer writes and descriptors of ``layers`` laid out back to back in every buffer."""
+    loads, descs = [], []
+    xb = vb = wb = lb = 0
+    byte = 0xFF
+    for ly in layers:
+        s = ly.shape
+        masks, ptrs, vals = compress_rows(ly.x, val_base=vb)
+        words, live = weight_words(ly.w, lanes)
+        loads += [(Buffer.XMASK, xb + a, v) for a, v in enumerate(masks)]
+        loads += [(Buffer.XPTR, xb + a, v) for a, v in enumerate(ptrs)]
+        loads += [(Buffer.XVAL, vb + a, v & byte) for a, v in enumerate(vals)]
+        loads += [(Buffer.WEIGHT, wb + a, sum((v & byte) << (8 * j) for j, v in enumerate(w)))
+                  for a, w in enumerate(words)]
+        loads += [(Buffer.LIVE, lb + a, v) for a, v in enumerate(live)]
+        descs.append(pack_descriptor({"kind": Kind.FC, "act": ly.act, "shift": ly.shift,
+                                      **s, "x_base": xb, "w_base": wb, "live_base": lb}))
+        xb, vb, wb, lb = xb + len(masks), vb + len(vals), wb + len(words), lb + len(live)
+    return loads, descs
