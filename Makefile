@@ -48,7 +48,7 @@ ARGS     ?=
 JOBS     ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv sim sweep test bench traces verilog synth formal bitstream lint clean
+.PHONY: help venv sim sweep evaluation test bench traces verilog synth formal bitstream lint clean
 # a knob the user set (command line or environment), not a Makefile default
 given = $(filter command line environment,$(origin $(1)))
 
