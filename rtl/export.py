@@ -212,7 +212,7 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
     if design in ("scheduler", "top"):
         if slots is None:
             raise ValueError(f"{design}: slots is required")
-        images = images or default_lut_images("busy" if predictor == "busy" else "nnz")
+        images = images or default_lut_images(F.inv_field(predictor))
         cfg = SchedulerConfig.for_images(images, num_slots=slots, policy=policy,
                                          predictor=predictor)
         lut = {**images.layout.describe(), "lut_source": lut_source,

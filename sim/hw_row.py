@@ -3,8 +3,8 @@
 :func:`hw_backend` returns the callable the CLI runs for ``--backend pysim|verilator``:
 for every selected scheduler that has a hardware twin (:data:`HW_ROWS`: the policies of
 :mod:`sw_scheduler.hw_policies`; ``dysta-last`` and ``dysta-busy`` = Dysta with the
-last-ratio and the busy-cycle predictor), the scheduler RTL built for that policy (:func:`sim.system.run_system`,
-trace-driven NPU) on the point's request stream, returned as ``<name>-hw``. It writes
+last-ratio and the busy-cycle predictor), the scheduler RTL built for that policy
+(:func:`sim.system.run_system`, trace-driven NPU) on the point's request stream, returned as ``<name>-hw``. It writes
 ``hw.json`` (per row: configuration, cycles, fast-forward, scheduler overhead,
 back-pressure waits, table-full time, agreement with the bit-exact model on the same
 stimulus), ``timeline-<name>-hw.png`` and, with ``--vcd``, ``<name>-hw.vcd``. Per-row

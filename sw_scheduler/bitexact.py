@@ -297,7 +297,7 @@ class BitExactPolicy(Policy):
         self.hw = hw_policy(policy)
         self.name = f"{policy}-bitexact"
         self.images = images if images is not None else tables.to_lut_images(
-            inv_field="busy" if gamma_mode == "busy" else "nnz")
+            inv_field=F.inv_field(gamma_mode))
         self.time_width, self.score_width = time_width, score_width
         self.beta = self.images.beta
         self.recip = F.recip_table(self.images.layout.max_layers + 1)

@@ -65,7 +65,9 @@ __all__ = [
     "FixedPointWarning",
     "LutLayout",
     "QFormat",
+    "gamma_sum_format",
     "inv_busy_code",
+    "inv_field",
     "quantize_warn",
     "recip_table",
     "time_diff",
@@ -174,6 +176,17 @@ def inv_busy_code(prefix_cycles: float) -> int:
         return 0
     code, sat = INV_BUSY.quantize(1.0 / prefix_cycles)
     return 0 if sat else code
+
+
+def inv_field(predictor: str) -> str:
+    """What a predictor's LUT images hold in the LAYER words' ``inv_nnz`` field: INV_BUSY
+    (``"busy"``) or INV_NNZ (``"nnz"``, the ``mean``/``last`` predictors)."""
+    return "busy" if predictor == "busy" else "nnz"
+
+
+def gamma_sum_format(predictor: str) -> QFormat:
+    """The predictor's running sum in the task table: busy cycles or nnz ratios."""
+    return BUSY_SUM if predictor == "busy" else GAMMA_SUM
 
 
 def recip_table(depth: int) -> list[int]:

@@ -148,12 +148,12 @@ class SchedulerConfig:
     @property
     def gamma_sum_shape(self):
         """The predictor's running sum: ratios (GAMMA_SUM) or busy cycles (BUSY_SUM)."""
-        return (F.BUSY_SUM if self.predictor == "busy" else F.GAMMA_SUM).shape
+        return F.gamma_sum_format(self.predictor).shape
 
     @property
     def inv_field(self) -> str:
         """What the LAYER words' ``inv_nnz`` field must hold for this predictor."""
-        return "busy" if self.predictor == "busy" else "nnz"
+        return F.inv_field(self.predictor)
 
     def check_images(self, images) -> None:
         """Raise ValueError if ``images`` do not fit this build (layout, predictor)."""

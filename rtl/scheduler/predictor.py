@@ -49,7 +49,7 @@ class Predictor(wiring.Component):
         if variant not in PREDICTORS:
             raise ValueError(f"variant must be one of {PREDICTORS}, got {variant!r}")
         self._variant = variant
-        sum_shape = (F.BUSY_SUM if variant == "busy" else F.GAMMA_SUM).shape
+        sum_shape = F.gamma_sum_format(variant).shape
         super().__init__({
             "nnz": In(F.NNZ.shape), "inv_nnz": In(F.INV_NNZ.shape),
             "gamma": In(F.GAMMA.shape), "gamma_sum": In(sum_shape),

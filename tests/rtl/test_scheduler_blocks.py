@@ -98,7 +98,7 @@ def test_predict_busy_by_hand():
 def test_predictor(variant):
     rng = np.random.default_rng(3)
     recip = F.recip_table(17)
-    smax = (F.BUSY_SUM if variant == "busy" else F.GAMMA_SUM).max_int
+    smax = F.gamma_sum_format(variant).max_int
     cases = [(0, 0, GAMMA_ONE, 0, 0), (F.NNZ.max_int, F.INV_NNZ.max_int, 5, 9, 3),
              (123, 0, 77, 88, 2), (4000, 1 << 20, 1, smax - 3, 15),
              (70_000, F.inv_busy_code(50_000), 9, 0, 1)]

@@ -18,7 +18,7 @@ def case():
 
 
 def _run(tables, reqs, predictor):
-    images = tables.to_lut_images(inv_field="busy" if predictor == "busy" else "nnz")
+    images = tables.to_lut_images(inv_field=F.inv_field(predictor))
     cfg = SchedulerConfig.for_images(images, num_slots=16, predictor=predictor)
     by_tag = {q.tag: q for q in reqs}
 
