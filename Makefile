@@ -7,6 +7,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.stamp-base
 SYNTH_STAMP  := $(VENV)/.stamp-synth
+BOARD_STAMP  := $(VENV)/.stamp-board
 CLUSTER_STAMP := $(VENV)/.stamp-cluster
 # `make traces` has its own environment: the extraction stack (mediapipe, torch, onnxruntime,
 # numpy<2) is large and never needed by sim or test.
@@ -38,12 +39,16 @@ SLOTS    ?=
 LANES    ?=
 # synthesis configurations: quick (one of each) | default (scheduler per policy x slots 16/64/256, datapath 16/32 lanes, top) | full (+ tops 64x32, 256x32)
 SYNTH_SET ?= default
+# make bitstream / formal parameters
+BOARD    ?= ulx3s-85f
+BAUD     ?= 115200
+FORMAL_ARGS ?=
 # pytest extra arguments, e.g. make test ARGS="-k scheduler"
 ARGS     ?=
 JOBS     ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv sim sweep test bench traces verilog synth lint clean
+.PHONY: help venv sim sweep evaluation test bench traces verilog synth formal bitstream lint clean
 # a knob the user set (command line or environment), not a Makefile default
 given = $(filter command line environment,$(origin $(1)))
 
@@ -52,7 +57,8 @@ help:  ## list the targets
 	@echo "  sim knobs: WORKLOAD=arvr|mobile|datacenter|assistant|path.toml SCHED= RATE= SLO= N= SEED= BACKEND= SLOTS= LANES= PROTOCOL=fair|paper POLICY= WINDOW= OUT= VCD=1"
 	@echo "  sim knobs: LOAD=0.5,0.9 (fraction of capacity) instead of RATE="
 	@echo "  sweep knobs: WORKLOAD= SCHED= LOAD=|RATE= SLO= SEEDS=0-4 N= PROTOCOL= SLOTS= LANES= BACKEND= GRID= CLUSTER= WORKERS= OUT="
-	@echo "  hw knobs:  SLOTS=32 LANES=16 SYNTH_SET=quick|default|full"
+	@echo "  hw knobs:  SLOTS=32 LANES=16 SYNTH_SET=quick|default|full BOARD=ulx3s-85f BAUD=115200"
+	@echo "  formal:    FORMAL_ARGS='--quick' | '--only scheduler --depth 40'"
 	@echo "  test knobs: ARGS='-k scheduler' (pytest arguments) JOBS=2 (pytest-xdist workers)"
 	@echo "  schedulers (SCHED=, comma-separated; default all):"
 	@$(PY) -c "from sw_scheduler.reference import policy_names; print('    ' + ', '.join(policy_names()))" 2>/dev/null || echo "    (run make venv first)"
@@ -66,6 +72,10 @@ $(STAMP): pyproject.toml
 
 $(SYNTH_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[test,synth]'
+	touch $@
+
+$(BOARD_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,board]'
 	touch $@
 
 $(CLUSTER_STAMP): $(STAMP)
@@ -117,6 +127,13 @@ verilog: $(STAMP)  ## export Verilog to build/verilog/ (SLOTS= LANES=)
 
 synth: $(SYNTH_STAMP)  ## FPGA synthesis table (yosys Xilinx 7 / ECP5, nextpnr Fmax, 3 seeds) in out/synth/ and docs/fpga.md (SYNTH_SET=)
 	$(PY) -m rtl.synth --out out/synth --set $(SYNTH_SET) --doc docs/fpga.md
+
+formal: $(STAMP)  ## bounded model checks + covers (SymbiYosys, yices) in out/formal/ (FORMAL_ARGS=)
+	$(PY) -m rtl.formal --out $(OUT)/formal $(FORMAL_ARGS)
+
+bitstream: $(BOARD_STAMP)  ## FPGA bitstream for BOARD=ulx3s-85f (UART host interface) in build/board/
+	$(PY) -m rtl.board --board $(BOARD) $(if $(SLOTS),--slots $(SLOTS)) \
+	  $(if $(LANES),--lanes $(LANES)) --baud $(BAUD) --out build/board
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check .

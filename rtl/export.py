@@ -147,7 +147,7 @@ DEFAULT_LAYOUT = {"model_bits": 2, "pattern_bits": 1, "layer_bits": 4}
 TOP_MAX_K = 64   # the top's engine: largest reduction length (bitmap width)
 
 
-def default_lut_images():
+def default_lut_images(inv_field: str = "nnz"):
     """Synthetic LUT images used when no workload is given (documented in docs/fpga.md).
 
     Layout: 4 models x 2 patterns x 16 layer entries. Variant ``(m, p)`` has
@@ -155,6 +155,8 @@ def default_lut_images():
     mean cycles (``p = 1`` is the sparser pattern, half the cycles) with mean output
     non-zeros ``256 * (1 + l % 4)``. ``REM`` holds suffix sums, ``KINV_ISO`` is
     ``kappa / iso`` with ``kappa`` = one second of the default clock, ``beta`` the default.
+    ``inv_field="busy"``: the layer words hold INV_BUSY of the prefix sums instead (the
+    busy-cycle predictor).
     """
     lay = F.LutLayout(**DEFAULT_LAYOUT)
     variant = [0] * lay.variant_depth
@@ -173,14 +175,16 @@ def default_lut_images():
             for l in range(n + 1):
                 layer[lay.layer_addr(m, p, l)] = F.LAYER_ENTRY.const({
                     "rem": sum(cyc[l:]),
-                    "inv_nnz": (F.quantize_warn(F.INV_NNZ, 1 / (256 * (1 + l % 4)),
-                                                "default LUT") if l < n else 0),
+                    "inv_nnz": (0 if l >= n else
+                                F.inv_busy_code(sum(cyc[:l + 1])) if inv_field == "busy" else
+                                F.quantize_warn(F.INV_NNZ, 1 / (256 * (1 + l % 4)),
+                                                "default LUT")),
                 }).as_bits()
     return LutImages(layout=lay, variant=variant, layer=layer,
                      models=[f"model{m}" for m in range(1 << lay.model_bits)],
                      patterns=[f"pattern{p}" for p in range(1 << lay.pattern_bits)],
                      beta=F.BETA.quantize(F.DEFAULT_BETA)[0], kappa_cycles=kappa,
-                     iso_cycles=iso)
+                     iso_cycles=iso, inv_field=inv_field)
 
 
 def default_descriptors(layout, lanes: int, max_k: int) -> list[int]:
@@ -195,20 +199,22 @@ def default_descriptors(layout, lanes: int, max_k: int) -> list[int]:
 
 # ---- designs ----------------------------------------------------------------------------------
 def build(design: str, *, slots: int | None = None, lanes: int | None = None, images=None,
-          lut_source: str = "default_lut_images (docs/fpga.md)", policy: str = "dysta"):
+          lut_source: str = "default_lut_images (docs/fpga.md)", policy: str = "dysta",
+          predictor: str = "mean"):
     """``(component, top_name, params)`` of ``design`` in ``scheduler``/``datapath``/``top``.
 
     ``images`` (a :class:`LutImages`, default :func:`default_lut_images`) initialise the
     scheduler's LUTs; ``lut_source`` says where they came from in the header; ``policy``
-    is the scheduler's hardware policy.
+    is the scheduler's hardware policy and ``predictor`` its gamma predictor.
     """
     if design not in ("scheduler", "datapath", "top"):
         raise ValueError(f"design must be scheduler, datapath or top, got {design!r}")
     if design in ("scheduler", "top"):
         if slots is None:
             raise ValueError(f"{design}: slots is required")
-        images = images or default_lut_images()
-        cfg = SchedulerConfig.for_images(images, num_slots=slots, policy=policy)
+        images = images or default_lut_images(F.inv_field(predictor))
+        cfg = SchedulerConfig.for_images(images, num_slots=slots, policy=policy,
+                                         predictor=predictor)
         lut = {**images.layout.describe(), "lut_source": lut_source,
                "lut_models": ", ".join(images.models),
                "lut_patterns": ", ".join(images.patterns)}
@@ -230,9 +236,10 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
 
 
 def export_design(design: str, *, slots=None, lanes=None, out, images=None,
-                  policy: str = "dysta"):
+                  policy: str = "dysta", predictor: str = "mean"):
     """Write one design's Verilog under ``out``; returns ``([path], top_name)``."""
-    comp, name, params = build(design, slots=slots, lanes=lanes, images=images, policy=policy)
+    comp, name, params = build(design, slots=slots, lanes=lanes, images=images, policy=policy,
+                               predictor=predictor)
     return [write_verilog(comp, name, Path(out) / f"{name}.v", params)], name
 
 

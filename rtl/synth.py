@@ -56,17 +56,21 @@ DOC_BEGIN, DOC_END = "<!-- synth-table:begin -->", "<!-- synth-table:end -->"
 @dataclass(frozen=True)
 class Config:
     """One synthesis run: ``design`` in ``scheduler``/``datapath``/``top``; the scheduler
-    and the top with hardware ``policy`` (named in the config unless it is Dysta)."""
+    and the top with hardware ``policy`` (named in the config unless it is Dysta) and
+    gamma ``predictor`` (named unless it is ``mean``)."""
     design: str
     slots: int | None = None
     lanes: int | None = None
     policy: str = "dysta"
+    predictor: str = "mean"
 
     @property
     def name(self) -> str:
         parts = [self.design]
         if self.design != "datapath" and self.policy != "dysta":
             parts.append(self.policy)
+        if self.design != "datapath" and self.predictor != "mean":
+            parts.append(self.predictor)
         if self.slots is not None:
             parts.append(f"s{self.slots}")
         if self.lanes is not None:
@@ -82,7 +86,8 @@ SETS = {
     # slots first), the datapath per lanes, the top for one configuration
     "default": tuple(Config("scheduler", slots=n, policy=p) for n in (16, 64, 256)
                      for p in HW_POLICIES)
-               + (Config("datapath", lanes=16), Config("datapath", lanes=32),
+               + (Config("scheduler", slots=16, predictor="busy"),
+                  Config("datapath", lanes=16), Config("datapath", lanes=32),
                   Config("top", slots=16, lanes=16)),
 }
 SETS["full"] = SETS["default"] + (Config("top", slots=64, lanes=32),
@@ -240,7 +245,8 @@ def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict, seeds=SEE
     t0 = time.monotonic()
     try:
         files, top = export.export_design(cfg.design, slots=cfg.slots, lanes=cfg.lanes,
-                                          out=work, policy=cfg.policy)
+                                          out=work, policy=cfg.policy,
+                                          predictor=cfg.predictor)
     except Exception as e:
         raise StepError(f"{cfg.name}: step export failed: {e}") from e
     print(f"    export ok  {time.monotonic() - t0:7.1f} s", flush=True)

@@ -195,7 +195,7 @@ def agreement(workload: str | None = None, *, n: int = 300, seed: int = 0,
     tables = wl.static_tables()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", F.FixedPointWarning)
-        images = tables.to_lut_images()
+        images = tables.to_lut_images(inv_field=F.inv_field(predictor))
     rate = wl.rates[0] if rate is None else rate
     slo = wl.slo_multipliers[0] if slo is None else slo
     reqs = wl.requests(n=n, seed=seed, tables=tables, rate=rate, slo=slo)

@@ -2,9 +2,9 @@
 
 :func:`hw_backend` returns the callable the CLI runs for ``--backend pysim|verilator``:
 for every selected scheduler that has a hardware twin (:data:`HW_ROWS`: the policies of
-:mod:`sw_scheduler.hw_policies`, and ``dysta-last`` = Dysta with the last-ratio
-predictor), the scheduler RTL built for that policy (:func:`sim.system.run_system`,
-trace-driven NPU) on the point's request stream, returned as ``<name>-hw``. It writes
+:mod:`sw_scheduler.hw_policies`; ``dysta-last`` and ``dysta-busy`` = Dysta with the
+last-ratio and the busy-cycle predictor), the scheduler RTL built for that policy
+(:func:`sim.system.run_system`, trace-driven NPU) on the point's request stream, returned as ``<name>-hw``. It writes
 ``hw.json`` (per row: configuration, cycles, fast-forward, scheduler overhead,
 back-pressure waits, table-full time, agreement with the bit-exact model on the same
 stimulus), ``timeline-<name>-hw.png`` and, with ``--vcd``, ``<name>-hw.vcd``. Per-row
@@ -30,11 +30,12 @@ from .system import bitexact_agreement, completions_for_metrics, run_system
 from .timeline import plot_timeline
 
 __all__ = ["HW_NAME", "HW_ROWS", "HwInputError", "HwMismatch", "check_hw_inputs", "hw_backend",
-           "hw_config", "hw_names"]
+           "hw_config", "hw_images", "hw_names"]
 
 # scheduler name -> (hardware policy, predictor)
 HW_NAME = "dysta-hw"     # the Dysta hardware row (the sweep's hardware point)
-HW_ROWS = {**{p: (p, "mean") for p in HW_POLICIES}, "dysta-last": ("dysta", "last")}
+HW_ROWS = {**{p: (p, "mean") for p in HW_POLICIES}, "dysta-last": ("dysta", "last"),
+           "dysta-busy": ("dysta", "busy")}
 
 
 class HwMismatch(RuntimeError):
@@ -57,6 +58,14 @@ def hw_config(name: str, images, slots: int) -> SchedulerConfig:
                                       policy=policy)
 
 
+def hw_images(cfg: SchedulerConfig, tables, images):
+    """The LUT images of build ``cfg``: the run's ``images``, or (busy-cycle predictor) the
+    same tables quantised with INV_BUSY in the layer words."""
+    if images.inv_field == cfg.inv_field:
+        return images
+    return tables.to_lut_images(images.layout, inv_field=cfg.inv_field)
+
+
 def check_hw_inputs(requests, images, slots: int) -> None:
     """Raise :class:`HwInputError` if a request does not fit the hardware's fields (the
     request port is the same for every policy)."""
@@ -70,7 +79,7 @@ def hw_backend(backend: str):
     """The callable ``fn(ctx) -> {name: completions}`` running the RTL on ``backend``."""
 
     def run(ctx) -> dict:
-        images, out, runs = ctx.images, {}, {}
+        out, runs = {}, {}
         npu = TraceNPU(ctx.requests)
         arrival = {r.tag: r.arrival for r in ctx.requests}
         hw_json = ctx.out_dir / "hw.json"
@@ -80,7 +89,8 @@ def hw_backend(backend: str):
                   f"(hardware: {', '.join(HW_ROWS)})", file=sys.stderr)
         for name in names:
             row = f"{name}-hw"
-            cfg = hw_config(name, images, ctx.slots)
+            cfg = hw_config(name, ctx.images, ctx.slots)
+            images = hw_images(cfg, ctx.tables, ctx.images)
             vcd = ctx.out_dir / f"{row}.vcd" if ctx.vcd else None
             with tqdm(total=len(ctx.requests), desc=f"{row} ({backend}) {ctx.label}",
                       unit="req", disable=None, leave=False) as bar:

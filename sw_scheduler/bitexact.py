@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 _RATIO_SHIFT = F.INV_NNZ.frac - F.GAMMA.frac
+_BUSY_SHIFT = F.INV_BUSY.frac - F.GAMMA.frac
 GAMMA_ONE = 1 << F.GAMMA.frac
 
 
@@ -61,9 +62,18 @@ def predict(variant: str, gamma: int, gamma_sum: int, count: int, nnz: int, inv_
             recip: list[int]) -> tuple[int, int, int]:
     """Predictor update after one layer; returns ``(gamma, gamma_sum, count)``.
 
+    ``mean``/``last``: ``nnz`` the layer's output non-zeros, ``inv_nnz`` its INV_NNZ;
     ``inv_nnz == 0`` (layer without mean non-zeros) leaves the state unchanged.
     ``recip[count + 1]`` must exist (``count + 1 <= max_layers``).
+    ``busy``: ``nnz`` the layer's measured cycles, ``inv_nnz`` the INV_BUSY of the prefix
+    up to this layer; ``gamma_sum`` counts the cycles (BUSY_SUM) and ``inv_nnz == 0``
+    leaves only gamma unchanged; ``count`` is not used.
     """
+    if variant == "busy":
+        s = min(gamma_sum + nnz, F.BUSY_SUM.max_int)
+        if inv_nnz == 0:
+            return gamma, s, count
+        return min((s * inv_nnz) >> _BUSY_SHIFT, F.GAMMA.max_int), s, count
     if inv_nnz == 0:
         return gamma, gamma_sum, count
     r = ratio_code(nnz, inv_nnz)
@@ -136,8 +146,7 @@ class BitExactScheduler:
     """
 
     def __init__(self, config, images):
-        if images.layout != config.lut:
-            raise ValueError(f"images layout {images.layout} differs from config {config.lut}")
+        config.check_images(images)
         self.cfg = config
         self.images = images
         self.recip = F.recip_table(config.recip_depth)
@@ -242,8 +251,10 @@ class BitExactScheduler:
             else:
                 if self.policy.gamma:
                     inv = img.layer_entry(m, p, layer)["inv_nnz"]
+                    meas = (min(lat % cfg.time_mod, F.NNZ.max_int) if cfg.predictor == "busy"
+                            else nnz & F.NNZ.max_int)   # busy: the cycles it measured
                     g, s, cnt = predict(cfg.predictor, row["gamma"], row["gamma_sum"],
-                                        row["count"], nnz & F.NNZ.max_int, inv, self.recip)
+                                        row["count"], meas, inv, self.recip)
                     row.update(gamma=g, gamma_sum=s, count=cnt)
                 done = self.now(T)
                 row.update(layer=nl, last_run=done,
@@ -274,7 +285,8 @@ class BitExactPolicy(Policy):
         A :data:`~sw_scheduler.hw_policies.HW_POLICIES` name.
     images : LutImages or None
         LUT contents; default ``tables.to_lut_images()`` (warns on saturation).
-    gamma_mode : ``"mean"`` or ``"last"``
+    gamma_mode : ``"mean"``, ``"last"`` or ``"busy"`` (then ``images`` must hold INV_BUSY:
+        default ``tables.to_lut_images(inv_field="busy")``)
     time_width, score_width : int
     """
 
@@ -284,7 +296,8 @@ class BitExactPolicy(Policy):
         super().__init__(tables, gamma_mode=gamma_mode)
         self.hw = hw_policy(policy)
         self.name = f"{policy}-bitexact"
-        self.images = images if images is not None else tables.to_lut_images()
+        self.images = images if images is not None else tables.to_lut_images(
+            inv_field=F.inv_field(gamma_mode))
         self.time_width, self.score_width = time_width, score_width
         self.beta = self.images.beta
         self.recip = F.recip_table(self.images.layout.max_layers + 1)
@@ -323,13 +336,15 @@ class BitExactPolicy(Policy):
 
     def on_layer_done(self, now, r, layer, nnz):
         st = self.state[r.tag]          # (the float r.gamma is the framework's, not ours)
-        st[3] += now - self._decided                # PREMA: waiting excludes running
+        ran = now - self._decided                   # the layer's cycles (zero-time decisions)
+        st[3] += ran                                # PREMA: waiting excludes running
         if self.hw.gamma:
             mi, pi = self._ids(r)
             inv = self.images.layer_entry(mi, pi, layer)["inv_nnz"]
             if st[2] + 1 >= len(self.recip):
                 self.recip = F.recip_table(st[2] + 2)
-            st[:3] = predict(self.gamma_mode, *st[:3], min(nnz, F.NNZ.max_int), inv,
+            meas = ran if self.gamma_mode == "busy" else nnz
+            st[:3] = predict(self.gamma_mode, *st[:3], min(meas, F.NNZ.max_int), inv,
                              self.recip)
         if r.layer >= r.n_layers:
             i = self.slots.index(r.tag)

@@ -19,6 +19,17 @@ Score (docs/design.md), in these formats, for request ``i`` at cycle ``t``::
 
 Every intermediate saturates at its format's maximum. ``INV_NNZ == 0`` marks a layer
 whose mean output non-zero count is zero: it does not update gamma.
+
+Busy-cycle predictor (``SchedulerConfig.predictor == "busy"``): the scheduler measures each
+layer's cycles itself (response minus command handshake) and the LAYER word's ``inv_nnz``
+field holds ``INV_BUSY[m,p,j] = 1 / sum(mean_cycles[0..j])`` instead (``LutImages.inv_field``
+says which)::
+
+    busy_i  = busy_i + measured_cycles_j                     # BUSY_SUM (row's gamma_sum)
+    gamma_i = (busy_i * INV_BUSY[m,p,j]) >> (INV_BUSY.frac - GAMMA.frac)  # ratio of sums
+
+``INV_BUSY == 0`` (a prefix of mean cycles too short for the format, < 2**12 cycles) leaves
+gamma unchanged; the sum still counts the layer.
 """
 
 from __future__ import annotations
@@ -32,11 +43,13 @@ from amaranth.lib import data
 
 __all__ = [
     "BETA",
+    "BUSY_SUM",
     "DEFAULT_BETA",
     "DEFAULT_CLOCK_HZ",
     "DEFAULT_KAPPA_S",
     "GAMMA",
     "GAMMA_SUM",
+    "INV_BUSY",
     "INV_NNZ",
     "KINV_ISO",
     "LAYER_ENTRY",
@@ -52,6 +65,9 @@ __all__ = [
     "FixedPointWarning",
     "LutLayout",
     "QFormat",
+    "gamma_sum_format",
+    "inv_busy_code",
+    "inv_field",
     "quantize_warn",
     "recip_table",
     "time_diff",
@@ -142,6 +158,8 @@ REM = QFormat("rem", 32, 0)            # remaining mean cycles from layer l to t
 INV_NNZ = QFormat("inv_nnz", 32, 31)   # 1 / mean output non-zeros of a layer (1.0 fits)
 GAMMA = QFormat("gamma", 16, 12)       # latency correction factor, 1.0 = 4096
 GAMMA_SUM = QFormat("gamma_sum", 24, 12)  # running sum of ratios (<= 256 layers x 16.0)
+INV_BUSY = QFormat("inv_busy", 32, 44)  # 1 / prefix sum of mean cycles (>= 2**12 fits)
+BUSY_SUM = QFormat("busy_sum", 32, 0)   # measured cycles of the executed layers
 RECIP = QFormat("recip", 17, 16)       # 1/n for n in 1..RECIP_DEPTH-1, RECIP[0] = 0
 KINV_ISO = QFormat("kinv_iso", 32, 16)  # kappa / mean isolated latency of (model, pattern)
 BETA = QFormat("beta", 24, 16)         # weight of urgency + penalty
@@ -149,6 +167,26 @@ SCORE_WIDTH = 40                       # saturating score
 
 DEFAULT_BETA = 0.01       # the artifact's beta
 DEFAULT_KAPPA_S = 1.0     # penalty time unit: one second, as the artifact mixes s and ratios
+
+
+def inv_busy_code(prefix_cycles: float) -> int:
+    """``INV_BUSY`` code of a prefix of mean cycles; 0 (no gamma update) where the
+    reciprocal does not fit the format (prefix shorter than ``2**(frac - width)``)."""
+    if not prefix_cycles > 0:
+        return 0
+    code, sat = INV_BUSY.quantize(1.0 / prefix_cycles)
+    return 0 if sat else code
+
+
+def inv_field(predictor: str) -> str:
+    """What a predictor's LUT images hold in the LAYER words' ``inv_nnz`` field: INV_BUSY
+    (``"busy"``) or INV_NNZ (``"nnz"``, the ``mean``/``last`` predictors)."""
+    return "busy" if predictor == "busy" else "nnz"
+
+
+def gamma_sum_format(predictor: str) -> QFormat:
+    """The predictor's running sum in the task table: busy cycles or nnz ratios."""
+    return BUSY_SUM if predictor == "busy" else GAMMA_SUM
 
 
 def recip_table(depth: int) -> list[int]:
@@ -159,7 +197,7 @@ def recip_table(depth: int) -> list[int]:
 # ---- LUT layouts ------------------------------------------------------------------------------
 LAYER_ENTRY = data.StructLayout({
     "rem": REM.shape,          # suffix sum of mean cycles, layer l .. end
-    "inv_nnz": INV_NNZ.shape,  # reciprocal of mean output non-zeros of layer l
+    "inv_nnz": INV_NNZ.shape,  # reciprocal of mean output non-zeros of layer l (or INV_BUSY)
 })
 VARIANT_ENTRY = data.StructLayout({
     "n_layers": unsigned(16),    # layers of this (model, pattern); 0 = unused entry

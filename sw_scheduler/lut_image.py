@@ -15,7 +15,11 @@ from pathlib import Path
 
 from . import formats as F
 
-__all__ = ["LutImages"]
+__all__ = ["INV_FIELDS", "LutImages"]
+
+# what the LAYER words' ``inv_nnz`` field holds: 1 / mean output non-zeros (the mean/last
+# predictors) or INV_BUSY, 1 / prefix sum of mean cycles (the busy predictor)
+INV_FIELDS = ("nnz", "busy")
 
 
 @dataclass
@@ -37,6 +41,9 @@ class LutImages:
         ``"model/pattern" -> mean isolated cycles`` (host side: deadlines).
     saturated : dict
         Field name -> number of values that saturated while quantising.
+    inv_field : str
+        What the LAYER words' ``inv_nnz`` field holds (:data:`INV_FIELDS`): ``"nnz"`` for
+        the ``mean``/``last`` predictors, ``"busy"`` for the busy-cycle predictor.
     """
 
     layout: F.LutLayout
@@ -49,8 +56,11 @@ class LutImages:
     clock_hz: int = F.DEFAULT_CLOCK_HZ
     iso_cycles: dict = field(default_factory=dict)
     saturated: dict = field(default_factory=dict)
+    inv_field: str = "nnz"
 
     def __post_init__(self):
+        if self.inv_field not in INV_FIELDS:
+            raise ValueError(f"inv_field must be one of {INV_FIELDS}, got {self.inv_field!r}")
         if len(self.variant) != self.layout.variant_depth:
             raise ValueError(f"variant image has {len(self.variant)} words, "
                              f"layout needs {self.layout.variant_depth}")
@@ -80,7 +90,9 @@ class LutImages:
             "variant_entry": _describe(F.VARIANT_ENTRY),
             "layer_entry": _describe(F.LAYER_ENTRY),
             "formats": {q.name: q.describe() for q in
-                        (F.REM, F.INV_NNZ, F.GAMMA, F.GAMMA_SUM, F.RECIP, F.KINV_ISO, F.BETA)},
+                        (F.REM, F.INV_NNZ, F.INV_BUSY, F.BUSY_SUM, F.GAMMA,
+                                      F.GAMMA_SUM, F.RECIP, F.KINV_ISO, F.BETA)},
+            "inv_field": self.inv_field,
             "models": self.models, "patterns": self.patterns,
             "beta": self.beta, "kappa_cycles": self.kappa_cycles, "clock_hz": self.clock_hz,
             "iso_cycles": self.iso_cycles, "saturated": self.saturated,
@@ -100,7 +112,8 @@ class LutImages:
         return cls(layout=layout, variant=words("variant"), layer=words("layer"),
                    models=m["models"], patterns=m["patterns"], beta=m["beta"],
                    kappa_cycles=m["kappa_cycles"], clock_hz=m["clock_hz"],
-                   iso_cycles=m["iso_cycles"], saturated=m["saturated"])
+                   iso_cycles=m["iso_cycles"], saturated=m["saturated"],
+                   inv_field=m.get("inv_field", "nnz"))
 
 
 def _unpack(layout, word: int) -> dict:

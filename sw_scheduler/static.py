@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import formats as F
-from .lut_image import LutImages
+from .lut_image import INV_FIELDS, LutImages
 
 __all__ = ["StaticTables", "VariantStats", "variant_stats"]
 
@@ -190,12 +190,18 @@ class StaticTables:
         max_layers = max(s.n_layers for s in self.stats.values())
         return F.LutLayout.fitting(len(self.models), len(self.patterns), max_layers)
 
-    def to_lut_images(self, layout: F.LutLayout | None = None) -> LutImages:
+    def to_lut_images(self, layout: F.LutLayout | None = None, *,
+                      inv_field: str = "nnz") -> LutImages:
         """Quantise into packed LUT words (unused entries are 0).
 
+        ``inv_field`` picks what the LAYER words' ``inv_nnz`` field holds: ``"nnz"``
+        (``1 / mean output non-zeros``, the ``mean``/``last`` predictors) or ``"busy"``
+        (``INV_BUSY``, the busy-cycle predictor; see :mod:`sw_scheduler.formats`).
         Saturated values are counted per field in ``LutImages.saturated`` and reported
         with one :class:`~sw_scheduler.formats.FixedPointWarning` per field.
         """
+        if inv_field not in INV_FIELDS:
+            raise ValueError(f"inv_field must be one of {INV_FIELDS}, got {inv_field!r}")
         layout = layout or self.lut_layout()
         sat = {"rem": 0, "inv_nnz": 0, "kinv_iso": 0, "n_layers": 0, "beta": 0}
         variant = [0] * layout.variant_depth
@@ -221,11 +227,14 @@ class StaticTables:
                 "kinv_iso": q(F.KINV_ISO, self.kappa_cycles / st.iso if st.iso > 0
                               else float("inf"), "kinv_iso"),
             }).as_bits()
-            inv = st.inv_nnz
+            if inv_field == "busy":
+                invs = [F.inv_busy_code(x) for x in np.cumsum(st.mean_cycles)]
+            else:
+                invs = [q(F.INV_NNZ, x, "inv_nnz") for x in st.inv_nnz]
             for j in range(st.n_layers + 1):
                 layer[layout.layer_addr(mi, pi, j)] = F.LAYER_ENTRY.const({
                     "rem": q(F.REM, st.rem[j], "rem"),
-                    "inv_nnz": q(F.INV_NNZ, inv[j], "inv_nnz") if j < st.n_layers else 0,
+                    "inv_nnz": invs[j] if j < st.n_layers else 0,
                 }).as_bits()
         beta = q(F.BETA, self.beta, "beta")
         for k, n in sat.items():
@@ -236,7 +245,7 @@ class StaticTables:
                          patterns=list(self.patterns), beta=beta,
                          kappa_cycles=self.kappa_cycles, clock_hz=self.clock_hz,
                          iso_cycles={f"{m}/{p}": st.iso for (m, p), st in self.stats.items()},
-                         saturated=sat)
+                         saturated=sat, inv_field=inv_field)
 
     def write_luts(self, directory) -> LutImages:
         """Quantise and write ``variant.hex``, ``layer.hex``, ``manifest.json``."""

@@ -22,13 +22,16 @@ __all__ = ["lut_words", "random_images", "simulate", "skip", "until"]
 
 
 def random_images(layout: F.LutLayout, rng, *, n_layers=(1, 6), rem_max=20_000,
-                  kinv_max=1 << 20, beta=None, saturate=False) -> LutImages:
+                  kinv_max=1 << 20, beta=None, saturate=False,
+                  inv_field: str = "nnz") -> LutImages:
     """LUT images with random codes.
 
     ``n_layers`` bounds the layers per (model, pattern) (inclusive, < max_layers);
     REM is a decreasing suffix sum (0 at ``n_layers``); ``saturate=True`` puts some
-    fields at their format maximum (REM, INV_NNZ, KINV_ISO).
+    fields at their format maximum (REM, INV_NNZ, KINV_ISO). ``inv_field="busy"``: the
+    inverse field holds INV_BUSY-sized codes (gamma of a few hundred cycles near 0.1-1).
     """
+    inv_lo, inv_hi = (1 << 28, 1 << 32) if inv_field == "busy" else (1, 1 << 26)
     hi = min(n_layers[1], layout.max_layers - 1)
     variant, layer = [], [0] * layout.layer_depth
     for v in range(layout.variant_depth):
@@ -42,7 +45,7 @@ def random_images(layout: F.LutLayout, rng, *, n_layers=(1, 6), rem_max=20_000,
         for lyr in reversed(range(nl)):
             rem += int(rng.integers(1, rem_max))
             r = F.REM.max_int if saturate and rng.random() < 0.2 else min(rem, F.REM.max_int)
-            inv = int(rng.integers(1, 1 << 26))
+            inv = int(rng.integers(inv_lo, inv_hi))
             if rng.random() < 0.1:
                 inv = 0                       # layer without mean non-zeros: no update
             elif saturate and rng.random() < 0.2:
@@ -55,7 +58,7 @@ def random_images(layout: F.LutLayout, rng, *, n_layers=(1, 6), rem_max=20_000,
                      models=[f"m{i}" for i in range(n_models)],
                      patterns=[f"p{i}" for i in range(n_pat)],
                      beta=F.BETA.quantize(F.DEFAULT_BETA)[0] if beta is None else beta,
-                     kappa_cycles=F.DEFAULT_CLOCK_HZ)
+                     kappa_cycles=F.DEFAULT_CLOCK_HZ, inv_field=inv_field)
 
 
 async def until(ctx, cond, *samples):

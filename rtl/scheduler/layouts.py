@@ -29,7 +29,8 @@ __all__ = [
     "SchedulerConfig",
 ]
 
-PREDICTORS = ("mean", "last")   # running mean of the ratios, or the last ratio
+# running mean of the measured/mean nnz ratios, the last ratio, or measured/mean busy cycles
+PREDICTORS = ("mean", "last", "busy")
 PRIORITY_WIDTH = (len(F.PRIORITY_LEVELS) - 1).bit_length()
 LUT_VARIANT = 0                 # ``lut_w.payload.table`` values
 LUT_LAYER = 1
@@ -56,7 +57,9 @@ class SchedulerConfig:
         ``BETA`` code (UQ8.16) weighting urgency + penalty after reset (the run-time value
         is written through ``lut_w``, table ``LUT_PARAM``).
     predictor : str
-        ``"mean"`` (running mean of the measured/mean nnz ratios) or ``"last"``.
+        ``"mean"`` (running mean of the measured/mean nnz ratios), ``"last"`` (the last
+        ratio) or ``"busy"`` (measured over mean busy cycles of the executed layers; the
+        LUT images must be built with ``inv_field="busy"``).
     counter_init : int
         Value of the free-running cycle counter after reset (tests start it near the wrap).
     policy : str
@@ -143,6 +146,24 @@ class SchedulerConfig:
         return self.hw_policy.key_width(self.time_width, self.score_width)
 
     @property
+    def gamma_sum_shape(self):
+        """The predictor's running sum: ratios (GAMMA_SUM) or busy cycles (BUSY_SUM)."""
+        return F.gamma_sum_format(self.predictor).shape
+
+    @property
+    def inv_field(self) -> str:
+        """What the LAYER words' ``inv_nnz`` field must hold for this predictor."""
+        return F.inv_field(self.predictor)
+
+    def check_images(self, images) -> None:
+        """Raise ValueError if ``images`` do not fit this build (layout, predictor)."""
+        if images.layout != self.lut:
+            raise ValueError(f"images layout {images.layout} differs from config {self.lut}")
+        if self.hw_policy.gamma and images.inv_field != self.inv_field:
+            raise ValueError(f"predictor {self.predictor!r} needs LUT images with "
+                             f"inv_field={self.inv_field!r}, got {images.inv_field!r}")
+
+    @property
     def recip_depth(self) -> int:
         """RECIP ROM entries: 1/n for n up to max(num_slots, max_layers)."""
         return max(self.num_slots, self.lut.max_layers) + 1
@@ -199,9 +220,9 @@ class SchedulerConfig:
             "vstart": t,         # acceptance + cycles the request ran (PREMA's waiting)
         }
         lay.update({k: v for k, v in optional.items() if k in fields})
-        if "gamma" in fields:
-            lay.update({"gamma": F.GAMMA.shape, "gamma_sum": F.GAMMA_SUM.shape,
-                        "count": unsigned(self.lut.layer_bits + 1)})  # ratios in gamma_sum
+        if "gamma" in fields:       # gamma_sum: the sum of ratios, or of busy cycles
+            lay.update({"gamma": F.GAMMA.shape, "gamma_sum": self.gamma_sum_shape,
+                        "count": unsigned(self.lut.layer_bits + 1)})
         return data.StructLayout(lay)
 
     @property

@@ -1,4 +1,5 @@
-"""Sparsity predictor: gamma update from one layer's measured output non-zeros (pipelined)."""
+"""Sparsity predictor: gamma update from one layer's measured output non-zeros or busy
+cycles (pipelined)."""
 
 from __future__ import annotations
 
@@ -23,19 +24,23 @@ class Predictor(wiring.Component):
     ``recip`` from ``s + 2``; the outputs are registers equal to ``predict(...)`` of those
     inputs from cycle ``s + PRED_LATENCY`` on. Stages: ``nnz * INV_NNZ`` (partial products, two adder levels),
     ratio and running sum, ``sum * RECIP`` (partial products, one adder level), gamma.
+    ``busy``: running sum of cycles, ``sum * INV_BUSY`` (partial products, two adder
+    levels), gamma, output.
 
     Parameters
     ----------
     variant : str
-        ``"mean"``: gamma = running mean of ratios; ``"last"``: gamma = last ratio.
+        ``"mean"``: gamma = running mean of ratios; ``"last"``: gamma = last ratio;
+        ``"busy"``: gamma = busy cycles / mean busy cycles of the executed layers.
     count_width : int
         Width of ``count``.
 
     Members
     -------
-    nnz : In(NNZ)           measured output non-zeros of the layer
-    inv_nnz : In(INV_NNZ)   LUT reciprocal of the layer's mean non-zeros (0 = no update)
-    gamma, gamma_sum, count : In   state before the layer
+    nnz : In(NNZ)           measured output non-zeros of the layer (busy: its cycles)
+    inv_nnz : In(INV_NNZ)   LUT reciprocal of the layer's mean non-zeros (0 = no update;
+                            busy: INV_BUSY of the prefix of mean cycles)
+    gamma, gamma_sum, count : In   state before the layer (busy: gamma_sum is BUSY_SUM)
     recip : In(RECIP)       ``RECIP[count + 1]``
     gamma_o, gamma_sum_o, count_o : Out   state after the layer, ``PRED_LATENCY`` cycles on
     """
@@ -44,11 +49,12 @@ class Predictor(wiring.Component):
         if variant not in PREDICTORS:
             raise ValueError(f"variant must be one of {PREDICTORS}, got {variant!r}")
         self._variant = variant
+        sum_shape = F.gamma_sum_format(variant).shape
         super().__init__({
             "nnz": In(F.NNZ.shape), "inv_nnz": In(F.INV_NNZ.shape),
-            "gamma": In(F.GAMMA.shape), "gamma_sum": In(F.GAMMA_SUM.shape),
+            "gamma": In(F.GAMMA.shape), "gamma_sum": In(sum_shape),
             "count": In(count_width), "recip": In(F.RECIP.shape),
-            "gamma_o": Out(F.GAMMA.shape), "gamma_sum_o": Out(F.GAMMA_SUM.shape),
+            "gamma_o": Out(F.GAMMA.shape), "gamma_sum_o": Out(sum_shape),
             "count_o": Out(count_width),
         })
 
@@ -57,6 +63,8 @@ class Predictor(wiring.Component):
         return self._variant
 
     def elaborate(self, platform):
+        if self._variant == "busy":
+            return self._elaborate_busy()
         m = Module()
         gw = F.GAMMA.shape.width
         # stages 1-3: measured / mean non-zeros, product (available in stage 4)
@@ -86,4 +94,22 @@ class Predictor(wiring.Component):
                 self.gamma_sum_o.eq(Mux(skip, self.gamma_sum, delay(m, rsum, 2, "sum"))),
                 self.count_o.eq(Mux(skip, self.count, self.count + 1)),
             ]
+        return m
+
+    def _elaborate_busy(self):
+        m = Module()
+        gw = F.GAMMA.shape.width
+        # stage 2: running sum of cycles (gamma_sum is valid from s + 1), available in 3
+        rsum = reg(m, saturate(self.gamma_sum + self.nnz, F.BUSY_SUM.max_int), "busy_sum",
+                   F.BUSY_SUM.shape)
+        # stages 3-5: sum * INV_BUSY (available in 6); stage 6: gamma; 7: outputs
+        prod = mul(m, rsum, self.inv_nnz, name="busy", latency=3)
+        g = reg(m, saturate_shift(prod, F.INV_BUSY.frac - F.GAMMA.frac, gw), "busy_gamma",
+                F.GAMMA.shape)
+        assert PRED_LATENCY == 7
+        m.d.sync += [
+            self.gamma_o.eq(Mux(self.inv_nnz == 0, self.gamma, g)),
+            self.gamma_sum_o.eq(rsum),
+            self.count_o.eq(self.count),
+        ]
         return m

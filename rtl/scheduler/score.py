@@ -152,8 +152,10 @@ class DystaScoreUnit(ScoreUnit):
         # 7: urgency + penalty (in 8)
         pen = saturate_shift(Mux(pen_over, max_prod, ppen2), F.RECIP.frac, sw)
         total = reg(m, delay(m, urg5, 2, "urg") + pen, "sum")
-        # 8-10: beta * (urgency + penalty) (in 11)
-        w = mul(m, self.beta, total, name="pbeta", latency=3)
+        # 8-10: beta * (urgency + penalty) (in 11); beta re-registered here, beside the
+        # multiplier (it changes only through lut_w, outside SCANs: the delay is invisible)
+        beta = reg(m, self.beta, "beta_r")
+        w = mul(m, beta, total, name="pbeta", latency=3)
         # 11: score = rem + (... >> 16), saturated (in 12 = the output)
         out = Signal(len(w) + 1, name="out_raw")
         m.d.comb += out.eq(w + (delay(m, rem5, 6, "rem") << F.BETA.frac))

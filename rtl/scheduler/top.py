@@ -10,6 +10,7 @@ from sw_scheduler import formats as F
 from sw_scheduler.timing import SCAN_FRONT, resume_delay, scan_overhead
 
 from ..ports import WritePort
+from .arith import saturate
 from .layouts import LUT_LAYER, LUT_PARAM, LUT_VARIANT, PARAM_BETA, SchedulerConfig
 from .policies import score_unit
 from .predictor import Predictor
@@ -77,8 +78,8 @@ class DystaScheduler(wiring.Component):
     def __init__(self, config: SchedulerConfig, images=None):
         if not isinstance(config, SchedulerConfig):
             raise TypeError(f"config must be a SchedulerConfig, got {config!r}")
-        if images is not None and images.layout != config.lut:
-            raise ValueError(f"images layout {images.layout} differs from config {config.lut}")
+        if images is not None:
+            config.check_images(images)
         self._cfg = config
         self._images = images
         c = config
@@ -249,6 +250,16 @@ class DystaScheduler(wiring.Component):
             m.d.comb += [n_rd.addr.eq(lay_addr(row2, nxt_layer)),
                          score.i.payload.nxt.eq(n_rd.data)]
 
+        # what the predictor measures: the NPU's output non-zeros, or (busy) the layer's
+        # cycles from the command to the response handshake
+        t_cmd = Signal(c.time_width)
+        if c.predictor == "busy":
+            lat = Signal(c.time_width)
+            m.d.comb += lat.eq(self.now - t_cmd)
+            measured = saturate(lat, F.NNZ.max_int)
+        else:
+            measured = self.npu_resp.payload.nnz
+
         wait_i = Signal(range(max(rdelay - 2, 1) + 1))
         with m.FSM():
             with m.State("IDLE"):
@@ -280,6 +291,7 @@ class DystaScheduler(wiring.Component):
                              v_rd.addr.eq(var_addr(best)), l_rd.addr.eq(lay_addr(best)),
                              open_next.eq(self.npu_cmd.ready)]
                 with m.If(self.npu_cmd.ready):
+                    m.d.sync += t_cmd.eq(self.now)
                     m.next = "RUN"
             with m.State("RUN"):
                 # layer in flight: accept requests, wait for the NPU response
@@ -287,7 +299,7 @@ class DystaScheduler(wiring.Component):
                              v_rd.addr.eq(var_addr(best)), l_rd.addr.eq(lay_addr(best)),
                              open_next.eq(~self.npu_resp.valid)]
                 with m.If(self.npu_resp.valid):
-                    m.d.sync += [nnz_r.eq(self.npu_resp.payload.nnz), cur_slot.eq(best.slot),
+                    m.d.sync += [nnz_r.eq(measured), cur_slot.eq(best.slot),
                                  inv_r.eq(l_ent.inv_nnz), nl_r.eq(v_ent.n_layers),
                                  t_done.eq(self.now), run_time.eq(self.now - t_scan)]
                     m.next = "POST"

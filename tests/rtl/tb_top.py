@@ -19,23 +19,14 @@ import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from rtl.accelerator.cycle_model import mask_cycles
-from rtl.accelerator.harness import layer_command, place
 from rtl.accelerator.layouts import Activation, load_layout, out_layout
 from rtl.accelerator.reference import LayerData, layer_reference, out_entries
 from rtl.export import default_lut_images
 from rtl.scheduler.layouts import SchedulerConfig
-from rtl.top import pack_descriptor
 from sw_scheduler.bitexact import BitExactScheduler, encode_request
-from tests.support.stimulus import make_requests
+from tests.support.stimulus import make_requests, place
 from tests.support.stimulus import rand_int8 as _rand
 from tests.support.tbkit import TB, StreamSink, StreamSource, wait_len
-
-
-def descriptors(layers, engine):
-    """Buffer writes and descriptors of ``layers`` laid out back to back in every buffer."""
-    loads, bases = place(engine, layers)
-    descs = [pack_descriptor(layer_command(ly, bases=b)) for ly, b in zip(layers, bases)]
-    return loads, descs
 
 
 @cocotb.test()
@@ -51,7 +42,7 @@ async def system_vs_models(dut):
                                      (0.6, 0.2, 9, Activation.RELU))]
     engine = SimpleNamespace(lanes=lanes, max_k=params["max_k"],
                              depths={k: params[k] for k in ("x_rows", "w_words", "live_words")})
-    loads, descs = descriptors(layers, engine)
+    loads, descs = place(layers, engine)
     img = default_lut_images()
     cfg = SchedulerConfig.for_images(img, num_slots=slots)
     lay = cfg.lut

@@ -17,6 +17,8 @@ CASES = [
                     counter_init=(1 << 32) - 4000, load_luts=True)),
     ("verilator", Case(seed=23, slots=4, predictor="mean", lut=(1, 1, 3))),
     ("verilator", Case(seed=24, slots=8, policy="sdrm3-sparse", lut=(1, 1, 3))),
+    ("verilator", Case(seed=25, slots=8, predictor="busy", lut=(1, 1, 3),
+                       counter_init=(1 << 32) - 3000)),
 ] + [("icarus", Case(seed=30 + i, slots=8, policy=p, n_requests=16, lut=(1, 1, 3)))
      for i, p in enumerate(HW_POLICIES) if p not in ("dysta", "sdrm3-sparse")]
 

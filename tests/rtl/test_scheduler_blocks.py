@@ -76,16 +76,38 @@ def test_predict_by_hand():
     assert ratio_code(F.NNZ.max_int, F.INV_NNZ.max_int) == F.GAMMA.max_int
 
 
+def test_predict_busy_by_hand():
+    """Busy cycles: gamma = measured / mean cycles of the executed layers (ratio of sums)."""
+    recip = F.recip_table(9)
+    inv1 = F.inv_busy_code(10_000)                    # mean cycles of layer 0: 10 000
+    inv2 = F.inv_busy_code(30_000)                    # layers 0-1: 30 000
+    g, s, c = predict("busy", GAMMA_ONE, 0, 0, 15_000, inv1, recip)
+    assert (s, c) == (15_000, 0) and abs(g - round(1.5 * GAMMA_ONE)) <= 1
+    g, s, c = predict("busy", g, s, c, 15_000, inv2, recip)      # 30 000 / 30 000
+    assert s == 30_000 and abs(g - GAMMA_ONE) <= 1
+    # a prefix too short for INV_BUSY: gamma kept, the cycles still counted
+    assert F.inv_busy_code(1000) == 0
+    assert predict("busy", 77, 5, 3, 50, 0, recip) == (77, 55, 3)
+    # saturation of the sum and of gamma
+    assert predict("busy", 1, F.BUSY_SUM.max_int - 1, 0, 9, F.INV_BUSY.max_int, recip) == (
+        F.GAMMA.max_int, F.BUSY_SUM.max_int, 0)
+
+
 # ---- predictor ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("variant", ["mean", "last"])
+@pytest.mark.parametrize("variant", ["mean", "last", "busy"])
 def test_predictor(variant):
     rng = np.random.default_rng(3)
     recip = F.recip_table(17)
+    smax = F.gamma_sum_format(variant).max_int
     cases = [(0, 0, GAMMA_ONE, 0, 0), (F.NNZ.max_int, F.INV_NNZ.max_int, 5, 9, 3),
-             (123, 0, 77, 88, 2), (4000, 1 << 20, 1, F.GAMMA_SUM.max_int - 3, 15)]
+             (123, 0, 77, 88, 2), (4000, 1 << 20, 1, smax - 3, 15),
+             (70_000, F.inv_busy_code(50_000), 9, 0, 1)]
     cases += [(int(rng.integers(0, 1 << 32)), int(rng.integers(0, 1 << 32)),
-               int(rng.integers(0, 1 << 16)), int(rng.integers(0, 1 << 24)),
+               int(rng.integers(0, 1 << 16)), int(rng.integers(0, smax + 1)),
                int(rng.integers(0, 16))) for _ in range(40)]
+    cases += [(int(rng.integers(0, 1 << 18)), int(rng.integers(1 << 26, 1 << 32)),
+               int(rng.integers(0, 1 << 16)), int(rng.integers(0, 1 << 20)),
+               int(rng.integers(0, 16))) for _ in range(20)]          # gamma in range
     dut = Predictor(variant=variant, count_width=5)
 
     async def tb(ctx):

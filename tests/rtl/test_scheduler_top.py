@@ -7,7 +7,7 @@ import pytest
 from rtl.scheduler.harness import random_images, simulate
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler.bitexact import BitExactScheduler
-from sw_scheduler.formats import BETA, NNZ, LutLayout
+from sw_scheduler.formats import BETA, NNZ, LutLayout, inv_field
 from sw_scheduler.hw_policies import HW_POLICIES
 from sw_scheduler.records import Request
 from sw_scheduler.timing import SCAN_OVERHEAD
@@ -40,10 +40,12 @@ def assert_identical(model, rtl, reqs):
     (1, 4, "mean", (1, 1, 3), 0.01),
     (2, 8, "last", (2, 1, 3), 0.5),
     (3, 16, "mean", (1, 2, 4), 1.0),
+    (4, 8, "busy", (1, 2, 4), 1.0),
 ])
 def test_random_streams(seed, slots, predictor, lut, beta):
     rng = np.random.default_rng(seed)
-    img = random_images(LutLayout(*lut), rng, n_layers=(1, 6), kinv_max=1 << 14)
+    img = random_images(LutLayout(*lut), rng, n_layers=(1, 6), kinv_max=1 << 14,
+                        inv_field=inv_field(predictor))
     cfg = SchedulerConfig.for_images(img, num_slots=slots, predictor=predictor,
                                      beta=BETA.quantize(beta)[0])
     reqs = make_requests(rng, cfg, 40, gap=(0, 250), slo=(-2000, 150_000))

@@ -32,8 +32,8 @@ def test_sets_and_cli_errors(capsys):
     names = [c.name for c in synth.SETS["default"]]
     assert names[:2] == ["scheduler_fcfs_s16", "scheduler_edf_s16"]
     assert {"scheduler_s16", "scheduler_s64", "scheduler_s256", "scheduler_sdrm3_s256",
-            "datapath_p16", "datapath_p32", "top_s16_p16"} <= set(names)
-    assert len(names) == 3 * 10 + 3 and len(set(names)) == len(names)
+            "datapath_p16", "datapath_p32", "top_s16_p16", "scheduler_busy_s16"} <= set(names)
+    assert len(names) == 3 * 10 + 1 + 3 and len(set(names)) == len(names)
     assert [c.name for c in synth.SETS["quick"]] == ["scheduler_s16", "datapath_p16",
                                                      "top_s16_p16"]
     with pytest.raises(SystemExit):

@@ -27,6 +27,7 @@ def test_evaluation_document(tmp_path):
             assert f"### {w}, protocol `{proto}`" in text
             assert (tmp_path / "docs" / "img" / f"eval_{w}_{proto}_viol_load.png").is_file()
     assert "## What the data show" in text and "Ablation at the default point" in text
+    assert "## Gamma predictors" in text and "| fixture_mix | " in text
     # a rerun computes nothing: every point is cached
     r2 = run_evaluation(tmp_path / "out", doc, tmp_path / "docs" / "img",
                         scenarios=("fixture_small", "fixture_mix"), seeds=(0, 1, 2), n=60,

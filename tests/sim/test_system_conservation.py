@@ -33,21 +33,24 @@ def test_cli_runs_hardware_side_by_side(tmp_path, capsys):
     """One RTL row per selected scheduler with a hardware policy, beside the unbounded and
     the table-bounded reference rows."""
     rc = main(["run", "--workload", "fixture_small", "--n", "15", "--out", str(tmp_path),
-               "--sched", "fcfs,sjf-fcfs,dysta", "--backend", "verilator", "--slots", "4"])
+               "--sched", "fcfs,sjf-fcfs,dysta,dysta-busy", "--backend", "verilator",
+               "--slots", "4"])
     assert rc == 0
     d = tmp_path / "fixture_small"
     res = json.loads((d / "results.json").read_text())
     s = res["schedulers"]
     assert list(s) == ["fcfs", "fcfs[4]", "fcfs-hw", "sjf-fcfs", "sjf-fcfs[4]", "dysta",
-                       "dysta[4]", "dysta-hw"]                  # sjf-fcfs: no hardware twin
+                       "dysta[4]", "dysta-hw", "dysta-busy", "dysta-busy[4]",
+                       "dysta-busy-hw"]                         # sjf-fcfs: no hardware twin
     assert set(s["dysta"]) < set(s["dysta-hw"]) and s["dysta-hw"]["n"] == 15
     assert s["dysta-hw"]["slots"] == 4 and 0 <= s["dysta-hw"]["table_full_fraction"] <= 1
     hw = json.loads((d / "hw.json").read_text())
-    assert set(hw["runs"]) == {"fcfs-hw", "dysta-hw"} and hw["slots"] == 4
+    assert set(hw["runs"]) == {"fcfs-hw", "dysta-hw", "dysta-busy-hw"} and hw["slots"] == 4
     for run in hw["runs"].values():
         assert run["bitexact"]["agree"]
         assert run["decisions"] == run["bitexact"]["decisions_equal"]
     assert hw["runs"]["fcfs-hw"]["policy"] == "fcfs"
+    assert hw["runs"]["dysta-busy-hw"]["predictor"] == "busy"
     assert (d / "timeline-dysta-hw.png").stat().st_size > 1000
     out = capsys.readouterr().out
     assert "dysta-hw" in out and "fcfs[4]" in out and "full%" in out

@@ -14,7 +14,7 @@ import numpy as np
 
 from rtl.scheduler.harness import random_images
 from rtl.scheduler.layouts import SchedulerConfig
-from sw_scheduler.formats import BETA, LutLayout
+from sw_scheduler.formats import BETA, LutLayout, inv_field
 
 from .stimulus import make_plan, make_requests
 
@@ -48,7 +48,8 @@ class Case:
     def build(self):
         """``(config, images, requests, plan)``, deterministic in the fields."""
         rng = np.random.default_rng(self.seed)
-        img = random_images(LutLayout(*self.lut), rng, n_layers=(1, 6), kinv_max=1 << 14)
+        img = random_images(LutLayout(*self.lut), rng, n_layers=(1, 6), kinv_max=1 << 14,
+                            inv_field=inv_field(self.predictor))
         cfg = SchedulerConfig.for_images(img, num_slots=self.slots, predictor=self.predictor,
                                          beta=BETA.quantize(self.beta)[0],
                                          counter_init=self.counter_init,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from rtl.accelerator.harness import layer_command
+from rtl.accelerator.harness import place as harness_place
 from rtl.accelerator.layouts import Activation
 from rtl.accelerator.reference import LayerData
+from rtl.top import pack_descriptor
 from sw_scheduler.formats import PRIORITY_LEVELS
 from sw_scheduler.records import Request
 
-__all__ = ["density_layers", "make_plan", "make_requests", "rand_int8"]
+__all__ = ["density_layers", "make_plan", "make_requests", "place", "rand_int8"]
 
 
 def make_requests(rng, cfg, n, *, gap=(0, 400), slo=(-2000, 20_000), first=0):
@@ -58,3 +61,12 @@ def density_layers(rng):
     layers.append(LayerData(np.zeros((0, 5)), rand_int8(rng, (5, 7), 0.0)))      # M = 0
     layers.append(LayerData(np.zeros((3, 0)), np.zeros((0, 4))))                 # K = 0
     return layers
+
+
+
+def place(layers, engine):
+    """Buffer writes and descriptors of ``layers`` laid out back to back in every buffer of
+    ``engine`` (anything with ``lanes``, ``max_k`` and ``depths``)."""
+    loads, bases = harness_place(engine, layers)
+    descs = [pack_descriptor(layer_command(ly, bases=b)) for ly, b in zip(layers, bases)]
+    return loads, descs

@@ -481,22 +481,12 @@ def _det_natural_samples():
 
 
 def _photo_backgrounds(size: int):
-    """Real photos (skimage, scikit-learn) as ``[(name, uint8 [size, size, 3])]``."""
-    import skimage.data as sd
+    """Real photos (skimage, scikit-learn) as ``[(name, uint8 [size, size, 3])]``: the det
+    photos (:func:`_photo_originals`) centre-cropped square and resized."""
     from PIL import Image
-    from sklearn.datasets import load_sample_images
 
-    imgs = [(n, getattr(sd, n)()) for n in ("astronaut", "camera", "chelsea", "coffee",
-                                            "coins", "rocket", "page", "text", "horse")]
-    imgs += list(zip(("china", "flower"), load_sample_images().images))
     out = []
-    for n, im in imgs:
-        im = np.asarray(im)
-        if im.dtype == bool:
-            im = np.where(im, 255, 0).astype(np.uint8)
-        if im.ndim == 2:
-            im = np.repeat(im[:, :, None], 3, axis=2)
-        im = im[:, :, :3]
+    for n, im in _photo_originals():
         s = min(im.shape[:2])
         y0, x0 = (im.shape[0] - s) // 2, (im.shape[1] - s) // 2
         sq = Image.fromarray(np.ascontiguousarray(im[y0:y0 + s, x0:x0 + s]))
