@@ -149,7 +149,7 @@ class HostInterface(wiring.Component):
         with m.If(clear):
             m.d.sync += out_sum.eq(0)
         with m.Elif(out_go):
-            m.d.sync += out_sum.eq(out_sum.rotate_left(1) ^ row)
+            m.d.sync += out_sum.eq(out_sum.rotate_left(1) ^ fold_words(row))
         late_seen, overflow_seen = Signal(), Signal()
         with m.If(clear):
             m.d.sync += [late_seen.eq(0), overflow_seen.eq(0)]
@@ -252,3 +252,12 @@ class HostInterface(wiring.Component):
 def _bits(v):
     """The raw bits of a signal or a ``lib.data`` view."""
     return v.as_value() if hasattr(v, "as_value") else v
+
+
+def fold_words(v):
+    """XOR of the ``WORD``-bit words of ``v`` (zero-extended): a wide out row in one word."""
+    words = [v[i:i + WORD] for i in range(0, len(v), WORD)]
+    acc = words[0]
+    for w in words[1:]:
+        acc = acc ^ w
+    return acc

@@ -272,11 +272,12 @@ class HostDriver:
 
 
 def _fields(layout, value: int) -> dict:
-    """Plain ints (signed fields sign-extended) of every field of ``layout`` in ``value``."""
+    """Plain ints (signed fields sign-extended; arrays and structs as their raw bits) of
+    every field of ``layout`` in ``value``."""
     out = {}
     for name, f in layout:
         v = (value >> f.offset) & ((1 << f.width) - 1)
-        if f.shape.signed and v >> (f.width - 1):
+        if getattr(f.shape, "signed", False) and v >> (f.width - 1):
             v -= 1 << f.width
         out[name] = v
     return out

@@ -14,7 +14,7 @@ from rtl.accelerator.layouts import Activation
 from rtl.accelerator.reference import LayerData, layer_reference, out_entries
 from rtl.export import TOP_MAX_K, build, default_lut_images
 from rtl.host.csr import HostInterface
-from rtl.host.driver import DriverError, HostDriver, SimBusTransport
+from rtl.host.driver import DriverError, HostDriver, SimBusTransport, _fields
 from rtl.host.regmap import COUNTERS, ID, RegisterMap
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler import formats as F
@@ -118,7 +118,7 @@ def _bus_scenario(*, beta=None, rewrite_midway=False):
     def which(m, p, layer):
         return (m + 2 * p + layer) % len(layers)
 
-    reqs = make_requests(rng, cfg, 8, gap=(0, 300), slo=(-2000, 20_000), first=6_000)
+    reqs = make_requests(rng, cfg, 8, gap=(0, 300), slo=(-2000, 20_000), first=8_000)
     lut = {"taken": 0, "stalled": 0}
 
     async def monitor(ctx):
@@ -183,7 +183,8 @@ def test_scheduler_through_the_bus_matches_the_model():
     assert cnt["late"] == 0 and st["late_seen"] == 0 and cnt["overflow"] == 0
     assert cnt["accepted"] == cnt["completed"] == len(reqs)
     assert cnt["decisions"] == len(got.decisions)
-    rows = sum(len(out_entries(layer_reference(layers[which(d.model, d.pattern, d.layer)])))
+    rows = sum(len(out_entries(layer_reference(layers[which(d.model, d.pattern, d.layer)]),
+                               LANES))
                for d in got.decisions)
     assert cnt["out_rows"] == rows
     assert cnt["busy_cycles"] == sum(npu(k, d)[0] for k, d in enumerate(got.decisions))
@@ -216,7 +217,7 @@ def test_captured_out_rows_and_checksum():
     dut = make_host(out_depth=128)
     loads, descs = place(layers, dut.top.engine)
     lay = dut.top.config.lut
-    want = out_entries(layer_reference(layers[0]))
+    want = out_entries(layer_reference(layers[0]), LANES)
     layout = dut.regmap.layouts["out"]
 
     async def bench(drv, ctx):
@@ -239,12 +240,16 @@ def test_captured_out_rows_and_checksum():
 
     n, rows, comp, out_sum, cnt = run(dut, bench)
     assert comp["tag"] == 5
-    got = [(r["value"], r["index"], r["nz"], r["last"]) for r in rows]
-    assert got == want * n and cnt["out_rows"] == len(got) and cnt["decisions"] == n
+    words = [layout.const({"values": list(v), "nz": nz, "col": col, "last": last}).as_bits()
+             for v, nz, col, last in want]
+    assert rows == [_fields(layout, w) for w in words] * n
+    assert cnt["out_rows"] == len(rows) and cnt["decisions"] == n
     s = 0
-    for v, i, nz, last in got:
-        word = layout.const({"value": v, "index": i, "nz": nz, "last": last}).as_bits()
-        s = ((s << 1) | (s >> 31)) & 0xFFFF_FFFF ^ word
+    for w in words * n:
+        fold = 0
+        while w:
+            fold, w = fold ^ (w & 0xFFFF_FFFF), w >> 32
+        s = ((s << 1) | (s >> 31)) & 0xFFFF_FFFF ^ fold
     assert out_sum == s
 
 
