@@ -22,7 +22,7 @@ PASS_META = data.StructLayout({
     "end": unsigned(1),           # the layer's last pass
 })
 
-if MAC_LATENCY != 6:   # the stages below: one-hot, index/operand, address, read, product, add
+if MAC_LATENCY != 6:   # the stages below: one-hot, index, operand/address, read, product, add
     raise ValueError(f"LaneArray has 6 stages from issue to capture, timing says {MAC_LATENCY}")
 
 
@@ -123,9 +123,10 @@ class LaneArray(wiring.Component):
         for b in range(2):
             m.d.sync += [adding[b].eq(bnk[MAC_LATENCY - 2] == b),
                          cleared[b].eq(tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == b))]
-        row_a = self.row                           # the row of the one-hots in stage A
+        # the row of the one-hots: read in stage A (the memory's output), used in stage B
+        row_b = Signal(data.ArrayLayout(ACT, K))
         wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
-        m.d.sync += [wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
+        m.d.sync += [row_b.eq(self.row), wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
 
         le2 = []
         accs = []
@@ -139,12 +140,10 @@ class LaneArray(wiring.Component):
             with m.Else():
                 m.d.sync += [pend.eq(pend & ~low), cnt.eq(cnt - (cnt != 0))]
             le2.append(cnt <= 2)
-            # A: one-hot -> operand value and index
-            oh = Signal(K, name=f"oh{j}")
-            x_b, idx_b = Signal(ACT, name=f"x_b{j}"), Signal(range(max(K, 2)), name=f"idx{j}")
-            m.d.sync += [oh.eq(low),
-                         x_b.eq(onehot_select(oh, list(row_a), K)),
-                         idx_b.eq(onehot_index(oh, K))]
+            # A: one-hot -> index (and the one-hot again for B)
+            oh, oh_b = Signal(K, name=f"oh{j}"), Signal(K, name=f"oh_b{j}")
+            idx_b = Signal(range(max(K, 2)), name=f"idx{j}")
+            m.d.sync += [oh.eq(low), oh_b.eq(oh), idx_b.eq(onehot_index(oh, K))]
             # B: weight address (the read data arrives in C)
             mem = Memory(shape=ACT, depth=self._w_words, init=[])
             m.submodules[f"wmem{j}"] = mem
@@ -153,8 +152,9 @@ class LaneArray(wiring.Component):
                          wp.data.eq(self.wload.payload.data[j]), wp.en.eq(self.wload.valid)]
             rp = mem.read_port()
             m.d.comb += rp.addr.eq(wbase_b + idx_b)
+            # B: the operand value the one-hot selects (0 for an idle lane)
             x_c = Signal(ACT, name=f"x_c{j}")
-            m.d.sync += x_c.eq(x_b)
+            m.d.sync += x_c.eq(onehot_select(oh_b, list(row_b), K))
             # C: register the operands; D: product; E: accumulate into the pass's bank
             x_d, w_d = Signal(ACT, name=f"x_d{j}"), Signal(ACT, name=f"w_d{j}")
             prod = Signal(signed(2 * ACT.width), name=f"prod{j}")
