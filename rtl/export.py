@@ -33,7 +33,7 @@ from sw_scheduler import formats as F
 from sw_scheduler.lut_image import LutImages
 
 from .accelerator.engine import SparseEngine
-from .accelerator.layouts import Activation, Kind
+from .accelerator.layouts import DEFAULT_MAX_K, Activation, Kind
 from .scheduler.layouts import SchedulerConfig
 from .scheduler.top import DystaScheduler
 from .top import DystaTop, pack_descriptor
@@ -144,7 +144,6 @@ def write_verilog(component, name: str, path, params: dict) -> Path:
 
 # ---- default images ---------------------------------------------------------------------------
 DEFAULT_LAYOUT = {"model_bits": 2, "pattern_bits": 1, "layer_bits": 4}
-TOP_MAX_K = 64   # the top's engine: largest reduction length (bitmap width)
 
 
 def default_lut_images(inv_field: str = "nnz"):
@@ -200,12 +199,13 @@ def default_descriptors(layout, lanes: int, max_k: int) -> list[int]:
 # ---- designs ----------------------------------------------------------------------------------
 def build(design: str, *, slots: int | None = None, lanes: int | None = None, images=None,
           lut_source: str = "default_lut_images (docs/fpga.md)", policy: str = "dysta",
-          predictor: str = "mean"):
+          predictor: str = "mean", max_k: int = DEFAULT_MAX_K):
     """``(component, top_name, params)`` of ``design`` in ``scheduler``/``datapath``/``top``.
 
     ``images`` (a :class:`LutImages`, default :func:`default_lut_images`) initialise the
     scheduler's LUTs; ``lut_source`` says where they came from in the header; ``policy``
-    is the scheduler's hardware policy and ``predictor`` its gamma predictor.
+    is the scheduler's hardware policy and ``predictor`` its gamma predictor; ``max_k`` the
+    engine's reduction length (datapath and top).
     """
     if design not in ("scheduler", "datapath", "top"):
         raise ValueError(f"design must be scheduler, datapath or top, got {design!r}")
@@ -226,20 +226,20 @@ def build(design: str, *, slots: int | None = None, lanes: int | None = None, im
     if lanes is None:
         raise ValueError(f"{design}: lanes is required")
     if design == "datapath":
-        eng = SparseEngine(lanes=lanes)
+        eng = SparseEngine(lanes=lanes, max_k=max_k)
         return eng, "dysta_datapath", {"lanes": lanes, "max_k": eng.max_k, **eng.depths}
-    top = DystaTop(cfg, lanes=lanes, images=images, engine={"max_k": TOP_MAX_K},
-                   descriptors=default_descriptors(cfg.lut, lanes, TOP_MAX_K))
-    params = {"num_slots": slots, "lanes": lanes, **lut, "max_k": TOP_MAX_K,
+    top = DystaTop(cfg, lanes=lanes, images=images, engine={"max_k": max_k},
+                   descriptors=default_descriptors(cfg.lut, lanes, max_k))
+    params = {"num_slots": slots, "lanes": lanes, **lut, "max_k": max_k,
               **top.engine.depths, "descriptors": "default_descriptors (FC M=2 K=16 N=lanes)"}
     return top, "dysta_top", params
 
 
 def export_design(design: str, *, slots=None, lanes=None, out, images=None,
-                  policy: str = "dysta", predictor: str = "mean"):
+                  policy: str = "dysta", predictor: str = "mean", max_k: int = DEFAULT_MAX_K):
     """Write one design's Verilog under ``out``; returns ``([path], top_name)``."""
     comp, name, params = build(design, slots=slots, lanes=lanes, images=images, policy=policy,
-                               predictor=predictor)
+                               predictor=predictor, max_k=max_k)
     return [write_verilog(comp, name, Path(out) / f"{name}.v", params)], name
 
 

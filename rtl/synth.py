@@ -63,6 +63,7 @@ class Config:
     lanes: int | None = None
     policy: str = "dysta"
     predictor: str = "mean"
+    max_k: int | None = None        # the engine's reduction length (None: the default)
 
     @property
     def name(self) -> str:
@@ -71,6 +72,8 @@ class Config:
             parts.append(self.policy)
         if self.design != "datapath" and self.predictor != "mean":
             parts.append(self.predictor)
+        if self.max_k is not None:
+            parts.append(f"k{self.max_k}")
         if self.slots is not None:
             parts.append(f"s{self.slots}")
         if self.lanes is not None:
@@ -91,7 +94,10 @@ SETS = {
                   Config("top", slots=16, lanes=16)),
 }
 SETS["full"] = SETS["default"] + (Config("top", slots=64, lanes=32),
-                                  Config("top", slots=256, lanes=32))
+                                  Config("top", slots=256, lanes=32),
+                                  # the datapath's cost in its reduction length
+                                  Config("datapath", lanes=16, max_k=32),
+                                  Config("datapath", lanes=16, max_k=64))
 
 COLUMNS = ["config", "design", "policy", "slots", "lanes",
            "xc7_lut", "xc7_lutram", "xc7_ff", "xc7_carry4", "xc7_dsp", "xc7_bram36",
@@ -246,7 +252,8 @@ def _run_steps(cfg: Config, out: Path, steps, timeout: int, row: dict, seeds=SEE
     try:
         files, top = export.export_design(cfg.design, slots=cfg.slots, lanes=cfg.lanes,
                                           out=work, policy=cfg.policy,
-                                          predictor=cfg.predictor)
+                                          predictor=cfg.predictor,
+                                          **({"max_k": cfg.max_k} if cfg.max_k else {}))
     except Exception as e:
         raise StepError(f"{cfg.name}: step export failed: {e}") from e
     print(f"    export ok  {time.monotonic() - t0:7.1f} s", flush=True)

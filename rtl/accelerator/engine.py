@@ -39,6 +39,7 @@ from .layouts import (
     ACT,
     ADDR_WIDTH,
     CMD_LAYOUT,
+    DEFAULT_MAX_K,
     DIM_WIDTH,
     LANE_CHOICES,
     MAX_DEPTH,
@@ -88,7 +89,7 @@ class SparseEngine(wiring.Component):
         A command is in progress.
     """
 
-    def __init__(self, *, lanes: int = 16, max_k: int = 64, x_rows: int = 256,
+    def __init__(self, *, lanes: int = 16, max_k: int = DEFAULT_MAX_K, x_rows: int = 256,
                  w_words: int = 1024, live_words: int = 64):
         try:
             self._validate(lanes=lanes, max_k=max_k, x_rows=x_rows, w_words=w_words,

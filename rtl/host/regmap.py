@@ -191,7 +191,8 @@ class RegisterMap:
 def main(argv=None) -> int:
     import argparse
 
-    from rtl.export import TOP_MAX_K, default_lut_images
+    from rtl.accelerator.layouts import DEFAULT_MAX_K
+    from rtl.export import default_lut_images
     from rtl.scheduler.layouts import SchedulerConfig
     ap = argparse.ArgumentParser(prog="python -m rtl.host.regmap",
                                  description="print the host register map (Markdown)")
@@ -200,7 +201,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         cfg = SchedulerConfig.for_images(default_lut_images(), num_slots=args.slots)
-        rmap = RegisterMap(cfg, lanes=args.lanes, max_k=TOP_MAX_K)
+        rmap = RegisterMap(cfg, lanes=args.lanes, max_k=DEFAULT_MAX_K)
     except ValueError as e:
         print(f"rtl.host.regmap: {e}", file=sys.stderr)
         return 1

@@ -35,7 +35,8 @@ async def system_vs_models(dut):
     lanes = int(os.environ["TB_LANES"])
     params = json.loads(os.environ["TB_PARAMS"])
     rng = np.random.default_rng(seed)
-    layers = [LayerData(_rand(rng, (4, 24), z), _rand(rng, (24, lanes + 3), wz), shift=sh,
+    k = params["max_k"]                     # the longest reduction the engine takes
+    layers = [LayerData(_rand(rng, (4, k), z), _rand(rng, (k, lanes + 3), wz), shift=sh,
                         act=act)
               for z, wz, sh, act in ((0.3, 0.0, 8, Activation.RELU),
                                      (0.8, 0.5, 6, Activation.IDENTITY),

@@ -12,7 +12,8 @@ from amaranth.sim import Simulator
 from rtl.accelerator.cycle_model import mask_cycles
 from rtl.accelerator.layouts import Activation
 from rtl.accelerator.reference import LayerData, layer_reference, out_entries
-from rtl.export import TOP_MAX_K, build, default_lut_images
+from rtl.accelerator.layouts import DEFAULT_MAX_K
+from rtl.export import build, default_lut_images
 from rtl.host.csr import HostInterface
 from rtl.host.driver import DriverError, HostDriver, SimBusTransport, _fields
 from rtl.host.regmap import COUNTERS, ID, RegisterMap
@@ -32,7 +33,7 @@ def make_host(**kw):
 
 def make_map(lanes=LANES):
     cfg = SchedulerConfig.for_images(default_lut_images(), num_slots=SLOTS)
-    return RegisterMap(cfg, lanes=lanes, max_k=TOP_MAX_K)
+    return RegisterMap(cfg, lanes=lanes, max_k=DEFAULT_MAX_K)
 
 
 def run(dut, bench, *, cycles=400_000, extra=()):
