@@ -23,7 +23,7 @@ loses or repeats an entry.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -203,6 +203,10 @@ class SparseEngine(wiring.Component):
         cnt3 = [[Signal(range(hi - lo + 1), name=f"cnt3_{j}_{lo}") for lo, hi in slices]
                 for j in range(P)]
         cnt4 = Signal(data.ArrayLayout(unsigned(K.bit_length()), P))
+        # per lane at most one (two) effective products in stage 3, for every lane in stage 4
+        le1_3 = [Signal(name=f"le1_3_{j}") for j in range(P)]
+        le2_3 = [Signal(name=f"le2_3_{j}") for j in range(P)]
+        le1_4, le2_4 = Signal(), Signal()
         m.d.sync += [v2.eq(v1), wb2.eq(wb1), meta2.eq(meta1), xr2.eq(xr1),
                      mask2.eq(rd_mask.data), live2.eq(rd_live.data), v3.eq(v2), v4.eq(v3)]
         for j in range(P):
@@ -211,6 +215,10 @@ class SparseEngine(wiring.Component):
             m.d.sync += [cnt3[j][s].eq(popcount(pj[lo:hi], hi - lo))
                          for s, (lo, hi) in enumerate(slices)]
             m.d.sync += cnt4[j].eq(tree_sum(cnt3[j]))
+            one_less = pj & (pj - 1)[:K]                   # pj without its lowest bit
+            m.d.sync += [le1_3[j].eq(one_less == 0),
+                         le2_3[j].eq((one_less & (one_less - 1)[:K]) == 0)]
+        m.d.sync += [le1_4.eq(Cat(*le1_3).all()), le2_4.eq(Cat(*le2_3).all())]
 
         # ---- the pass queue, written as each part is ready (narrow FIFOs, LUT RAM): the
         # current pass's row / weight base / meta (``curq``, read at its head while the pass
@@ -219,13 +227,14 @@ class SparseEngine(wiring.Component):
         q_cur = data.StructLayout({"xrow": unsigned(ADDR_WIDTH), "wbase": unsigned(ADDR_WIDTH),
                                    "meta": PASS_META})
         curq = SyncFIFO(width=q_cur.size, depth=PASS_QUEUE)
-        cntq = SyncFIFO(width=Shape.cast(cnt4.shape()).width, depth=PASS_QUEUE)
+        q_cnt = data.StructLayout({"count": cnt4.shape(), "le1": 1, "le2": 1})
+        cntq = SyncFIFO(width=q_cnt.size, depth=PASS_QUEUE)
         pendq = [SyncFIFO(width=K, depth=PASS_QUEUE) for _ in range(P)]
         m.submodules.curq, m.submodules.cntq = curq, cntq
         cur_in = Signal(q_cur)
         m.d.comb += [cur_in.xrow.eq(xr2), cur_in.wbase.eq(wb2), cur_in.meta.eq(meta2),
                      curq.w_data.eq(cur_in), curq.w_en.eq(v2),
-                     cntq.w_data.eq(cnt4), cntq.w_en.eq(v4)]
+                     cntq.w_data.eq(Cat(cnt4, le1_4, le2_4)), cntq.w_en.eq(v4)]
         for j, q in enumerate(pendq):
             m.submodules[f"pendq{j}"] = q
             m.d.comb += [q.w_data.eq(pend2[j]), q.w_en.eq(v2)]
@@ -234,7 +243,7 @@ class SparseEngine(wiring.Component):
         # the cycle after each issue (their stage A)
         rd_row = xrow.read_port()
         m.d.comb += rd_row.addr.eq(cur.xrow)
-        cnt_out = data.View(cnt4.shape(), cntq.r_data)
+        cnt_out = data.View(q_cnt, cntq.r_data)
 
         # ---- lanes take a pass when they need one, it is ready and an out slot is free;
         # ``start`` is a register (it fans out to every lane bitmap bit), so it is computed
@@ -255,7 +264,8 @@ class SparseEngine(wiring.Component):
                               & (credit_next != 0))]
         m.d.comb += [q.r_en.eq(start) for q in pendq]
         m.d.comb += [lanes.pend[j].eq(q.r_data) for j, q in enumerate(pendq)]
-        m.d.comb += [lanes.count[j].eq(cnt_out[j]) for j in range(P)]
+        m.d.comb += [lanes.count[j].eq(cnt_out.count[j]) for j in range(P)]
+        m.d.comb += [lanes.le1.eq(cnt_out.le1), lanes.le2.eq(cnt_out.le2)]
         # a queue slot is reserved when a pass is issued and returned when it ends
         slots_next = q_free - issue + lanes.pass_end
         m.d.sync += [q_free.eq(slots_next), q_room.eq(slots_next != 0)]

@@ -60,6 +60,8 @@ class LaneArray(wiring.Component):
         Effective-product bitmaps of the next pass.
     count : In(ArrayLayout(range(max_k + 1), lanes))
         Their set bits.
+    le1, le2 : In(1)
+        Every count is at most 1 (at most 2): the pass's length is 1 (at most 2) cycles.
     wbase, meta : In
         The *current* pass's weight-memory address of ``k = 0`` and meta (held by the
         engine's queue head until ``pass_end``).
@@ -84,7 +86,7 @@ class LaneArray(wiring.Component):
         super().__init__({
             "start": In(1), "need": Out(1), "need_next": Out(1), "pass_end": Out(1),
             "pend": In(data.ArrayLayout(unsigned(max_k), lanes)),
-            "count": In(data.ArrayLayout(cnt, lanes)),
+            "count": In(data.ArrayLayout(cnt, lanes)), "le1": In(1), "le2": In(1),
             "row": In(data.ArrayLayout(ACT, max_k)),
             "wbase": In(ADDR_WIDTH), "meta": In(PASS_META),
             "wload": In(WritePort(data.StructLayout({
@@ -128,7 +130,7 @@ class LaneArray(wiring.Component):
         wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
         m.d.sync += [row_b.eq(self.row), wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
 
-        le2 = []
+        le3 = []
         accs = []
         for j in range(P):
             # issue: lowest pending k (one-hot); the pass's masks replace the rest on start
@@ -139,7 +141,7 @@ class LaneArray(wiring.Component):
                 m.d.sync += [pend.eq(self.pend[j]), cnt.eq(self.count[j])]
             with m.Else():
                 m.d.sync += [pend.eq(pend & ~low), cnt.eq(cnt - (cnt != 0))]
-            le2.append(cnt <= 2)
+            le3.append(cnt <= 3)
             # A: one-hot -> index (and the one-hot again for B)
             oh, oh_b = Signal(K, name=f"oh{j}"), Signal(K, name=f"oh_b{j}")
             idx_b = Signal(range(max(K, 2)), name=f"idx{j}")
@@ -165,9 +167,12 @@ class LaneArray(wiring.Component):
                 m.d.sync += acc[b].eq(Mux(cleared[b], 0, acc[b]) + Mux(adding[b], prod, 0))
             accs.append(acc)
         # last cycle of a pass: every lane has at most one product left, i.e. the new pass's
-        # counts are <= 1, or the current counts were <= 2 one cycle earlier
-        m.d.comb += last_next.eq(Mux(self.start, _all([self.count[j] <= 1 for j in range(P)]),
-                                     _all(le2)))
+        # counts are <= 1, or the current counts were <= 2 one cycle earlier; that test is
+        # itself registered a cycle ahead (the new pass's flag, or the counts <= 3), so no
+        # comparison or cross-lane AND lies on the path to ``start``
+        all_le2 = Signal()
+        m.d.sync += all_le2.eq(Mux(self.start, self.le2, _all(le3)))
+        m.d.comb += last_next.eq(Mux(self.start, self.le1, all_le2))
 
         # ---- read-out: the finished bank, one cycle after its last product was added -----
         m.d.comb += [self.cap_valid.eq(tok[MAC_LATENCY]), self.cap_meta.eq(mta[MAC_LATENCY])]

@@ -7,6 +7,8 @@ import pytest
 from rtl.export import build, write_verilog
 from tests.support.cocotb_launch import run_cocotb
 
+TB_MAX_K = 64   # the stimulus has reductions up to K = 40 (wider than the default build)
+
 
 @pytest.mark.parametrize("sim,lanes,out_pause", [
     ("icarus", 16, 0.0),
@@ -14,7 +16,7 @@ from tests.support.cocotb_launch import run_cocotb
     ("verilator", 16, 0.0),
 ])
 def test_datapath(sim, lanes, out_pause, tmp_path):
-    comp, name, params = build("datapath", lanes=lanes)
+    comp, name, params = build("datapath", lanes=lanes, max_k=TB_MAX_K)
     tag = f"datapath_p{lanes}_{sim}_{int(out_pause * 100)}"
     v = write_verilog(comp, name, tmp_path / tag / f"{name}.v", params)
     depths = {k: params[k] for k in ("max_k", "x_rows", "w_words", "live_words")}

@@ -87,6 +87,8 @@ def test_lane_array_pass_timing_banks_and_capture():
                 _, pend, _, _, _ = passes[nxt]
                 ctx.set(dut.pend, [int(sum(1 << k for k in np.flatnonzero(p))) for p in pend])
                 ctx.set(dut.count, [int(p.sum()) for p in pend])
+                ctx.set(dut.le1, max(int(p.sum()) for p in pend) <= 1)
+                ctx.set(dut.le2, max(int(p.sum()) for p in pend) <= 2)
                 starts.append(cycle)
                 nxt += 1
             ctx.set(dut.start, go)

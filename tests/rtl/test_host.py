@@ -10,9 +10,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from rtl.accelerator.cycle_model import mask_cycles
-from rtl.accelerator.layouts import Activation
+from rtl.accelerator.layouts import DEFAULT_MAX_K, Activation
 from rtl.accelerator.reference import LayerData, layer_reference, out_entries
-from rtl.accelerator.layouts import DEFAULT_MAX_K
 from rtl.export import build, default_lut_images
 from rtl.host.csr import HostInterface
 from rtl.host.driver import DriverError, HostDriver, SimBusTransport, _fields
