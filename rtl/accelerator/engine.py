@@ -32,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 from sw_scheduler.timing import DRAIN_LATENCY, LAYER_OVERHEAD, PREP_LATENCY
 
 from ..ports import WritePort
-from .bits import popcount, tree_sum
+from .bits import popcount, sat_count, tree_sum
 from .drain import DRAIN_STAGES, Drain
 from .lanes import PASS_META, LaneArray
 from .layouts import (
@@ -215,9 +215,8 @@ class SparseEngine(wiring.Component):
             m.d.sync += [cnt3[j][s].eq(popcount(pj[lo:hi], hi - lo))
                          for s, (lo, hi) in enumerate(slices)]
             m.d.sync += cnt4[j].eq(tree_sum(cnt3[j]))
-            one_less = pj & (pj - 1)[:K]                   # pj without its lowest bit
-            m.d.sync += [le1_3[j].eq(one_less == 0),
-                         le2_3[j].eq((one_less & (one_less - 1)[:K]) == 0)]
+            sat = sat_count(m, pj, K, name=f"sat{j}")     # min(popcount, 3), shallow
+            m.d.sync += [le1_3[j].eq(sat <= 1), le2_3[j].eq(sat <= 2)]
         m.d.sync += [le1_4.eq(Cat(*le1_3).all()), le2_4.eq(Cat(*le2_3).all())]
 
         # ---- the pass queue, written as each part is ready (narrow FIFOs, LUT RAM): the

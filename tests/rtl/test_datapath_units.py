@@ -7,7 +7,7 @@ import numpy as np
 from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from rtl.accelerator.bits import lowest_one, onehot_index, onehot_select, popcount
+from rtl.accelerator.bits import lowest_one, onehot_index, onehot_select, popcount, sat_count
 from rtl.accelerator.drain import DRAIN_STAGES, Drain, requantise
 from rtl.accelerator.lanes import LaneArray
 from rtl.accelerator.layouts import ACC
@@ -27,13 +27,16 @@ def test_bit_helpers():
     m = Module()
     v, oh = Signal(width), Signal(width)
     words = [Signal(signed(8), name=f"w{k}") for k in range(width)]
-    low, pc, idx, sel = Signal(width), Signal(4), Signal(4), Signal(8)
+    low, pc, idx, sel, sat = Signal(width), Signal(4), Signal(4), Signal(8), Signal(2)
     m.d.comb += [low.eq(lowest_one(v, width)), pc.eq(popcount(v, width)),
+                 sat.eq(sat_count(m, v, width)),
                  idx.eq(onehot_index(oh, width)), sel.eq(onehot_select(oh, words, width))]
 
     async def tb(ctx):
-        for _ in range(200):
+        for i in range(200):
             a = rng.getrandbits(width)
+            for _ in range(3 * (i % 2)):         # every other value sparse (0..3 bits set)
+                a &= rng.getrandbits(width)
             vals = [rng.randrange(-128, 128) for _ in range(width)]
             k = rng.randrange(width + 1)                     # k == width: no bit set
             ctx.set(v, a)
@@ -42,6 +45,7 @@ def test_bit_helpers():
                 ctx.set(s, x)
             assert ctx.get(low) == a & -a
             assert ctx.get(pc) == a.bit_count()
+            assert ctx.get(sat) == min(a.bit_count(), 3)
             assert ctx.get(idx) == (0 if k == width else k)
             assert ctx.get(sel) == (0 if k == width else vals[k] & 0xFF)
             await ctx.delay(1e-9)
