@@ -127,8 +127,8 @@ class LaneArray(wiring.Component):
                          cleared[b].eq(tok[MAC_LATENCY - 1] & (bnk[MAC_LATENCY - 1] == b))]
         # the row of the one-hots: read in stage A (the memory's output), used in stage B
         row_b = Signal(data.ArrayLayout(ACT, K))
-        wbase_a = Signal(ADDR_WIDTH)
-        m.d.sync += [row_b.eq(self.row), wbase_a.eq(self.wbase)]
+        wbase_a, wbase_b = Signal(ADDR_WIDTH), Signal(ADDR_WIDTH)
+        m.d.sync += [row_b.eq(self.row), wbase_a.eq(self.wbase), wbase_b.eq(wbase_a)]
 
         le3 = []
         accs = []
@@ -142,11 +142,10 @@ class LaneArray(wiring.Component):
             with m.Else():
                 m.d.sync += [pend.eq(pend & ~low), cnt.eq(cnt - (cnt != 0))]
             le3.append(cnt <= 3)
-            # A: one-hot -> weight address (index and add; the one-hot again for B)
+            # A: one-hot -> index (and the one-hot again for B)
             oh, oh_b = Signal(K, name=f"oh{j}"), Signal(K, name=f"oh_b{j}")
-            addr_b = Signal(ADDR_WIDTH, name=f"waddr{j}")
-            m.d.sync += [oh.eq(low), oh_b.eq(oh),
-                         addr_b.eq(wbase_a + onehot_index(oh, K))]
+            idx_b = Signal(range(max(K, 2)), name=f"idx{j}")
+            m.d.sync += [oh.eq(low), oh_b.eq(oh), idx_b.eq(onehot_index(oh, K))]
             # B: weight address (the read data arrives in C)
             mem = Memory(shape=ACT, depth=self._w_words, init=[])
             m.submodules[f"wmem{j}"] = mem
@@ -154,14 +153,12 @@ class LaneArray(wiring.Component):
             m.d.comb += [wp.addr.eq(self.wload.payload.addr),
                          wp.data.eq(self.wload.payload.data[j]), wp.en.eq(self.wload.valid)]
             rp = mem.read_port()
-            m.d.comb += rp.addr.eq(addr_b)          # from a register: no add before the RAM
+            m.d.comb += rp.addr.eq(wbase_b + idx_b)
             # B: the operand value the one-hot selects (0 for an idle lane)
             x_c = Signal(ACT, name=f"x_c{j}")
             m.d.sync += x_c.eq(onehot_select(oh_b, list(row_b), K))
             # C: register the operands; D: product; E: accumulate into the pass's bank
-            # (w_d without reset: no logic between the RAM's output and it; an idle lane's
-            # operand is 0, so whatever w_d holds adds nothing)
-            x_d, w_d = Signal(ACT, name=f"x_d{j}"), Signal(ACT, name=f"w_d{j}", reset_less=True)
+            x_d, w_d = Signal(ACT, name=f"x_d{j}"), Signal(ACT, name=f"w_d{j}")
             prod = Signal(signed(2 * ACT.width), name=f"prod{j}")
             m.d.sync += [x_d.eq(x_c), w_d.eq(rp.data), prod.eq(x_d * w_d)]
             # (products of an idle lane are 0: its one-hot selects no operand)
