@@ -230,10 +230,11 @@ class SparseEngine(wiring.Component):
         cntq = SyncFIFO(width=q_cnt.size, depth=PASS_QUEUE)
         pendq = [SyncFIFO(width=K, depth=PASS_QUEUE) for _ in range(P)]
         m.submodules.curq, m.submodules.cntq = curq, cntq
-        cur_in = Signal(q_cur)
+        cur_in, cnt_in = Signal(q_cur), Signal(q_cnt)
         m.d.comb += [cur_in.xrow.eq(xr2), cur_in.wbase.eq(wb2), cur_in.meta.eq(meta2),
                      curq.w_data.eq(cur_in), curq.w_en.eq(v2),
-                     cntq.w_data.eq(Cat(cnt4, le1_4, le2_4)), cntq.w_en.eq(v4)]
+                     cnt_in.count.eq(cnt4), cnt_in.le1.eq(le1_4), cnt_in.le2.eq(le2_4),
+                     cntq.w_data.eq(cnt_in), cntq.w_en.eq(v4)]
         for j, q in enumerate(pendq):
             m.submodules[f"pendq{j}"] = q
             m.d.comb += [q.w_data.eq(pend2[j]), q.w_en.eq(v2)]

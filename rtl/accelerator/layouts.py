@@ -38,7 +38,8 @@ MAX_DEPTH = 1 << ADDR_WIDTH
 LANE_CHOICES = (8, 16, 32, 64)   # supported lane counts P (powers of two: pass arithmetic)
 # reduction length (bitmap width) of an engine built without one: every lane selects its
 # operand out of max_k and scans a max_k-bit bitmap, so logic and wiring grow with P x max_k;
-# 16 routes at >= 105 MHz on an ECP5-85 at 16 and 32 lanes, 32 and 64 do not (docs/fpga.md)
+# 16 routes at >= 105 MHz on an ECP5-85 at 16 and 32 lanes; 32 and 64 did not finish
+# routing in minutes here (docs/fpga.md)
 DEFAULT_MAX_K = 16
 
 

@@ -24,7 +24,7 @@ from rtl.accelerator.reference import LayerData, layer_reference, out_entries
 from rtl.export import default_lut_images
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler.bitexact import BitExactScheduler, encode_request
-from tests.support.stimulus import make_requests, place
+from tests.support.stimulus import make_requests, place_commands
 from tests.support.stimulus import rand_int8 as _rand
 from tests.support.tbkit import TB, StreamSink, StreamSource, wait_len
 
@@ -43,7 +43,7 @@ async def system_vs_models(dut):
                                      (0.6, 0.2, 9, Activation.RELU))]
     engine = SimpleNamespace(lanes=lanes, max_k=params["max_k"],
                              depths={k: params[k] for k in ("x_rows", "w_words", "live_words")})
-    loads, descs = place(layers, engine)
+    loads, descs = place_commands(engine, layers)
     img = default_lut_images()
     cfg = SchedulerConfig.for_images(img, num_slots=slots)
     lay = cfg.lut

@@ -19,7 +19,7 @@ from rtl.host.regmap import COUNTERS, ID, RegisterMap
 from rtl.scheduler.layouts import SchedulerConfig
 from sw_scheduler import formats as F
 from sw_scheduler.bitexact import BitExactScheduler
-from tests.support.stimulus import make_requests, place
+from tests.support.stimulus import make_requests, place_commands
 from tests.support.stimulus import rand_int8 as _rand
 
 SLOTS, LANES = 4, 8
@@ -111,7 +111,7 @@ def _bus_scenario(*, beta=None, rewrite_midway=False):
     rng = np.random.default_rng(7)
     layers = layers_for(rng)
     dut = make_host()
-    loads, descs = place(layers, dut.top.engine)
+    loads, descs = place_commands(dut.top.engine, layers)
     cfg, img = dut.top.config, default_lut_images()
     lay = cfg.lut
 
@@ -215,7 +215,7 @@ def test_captured_out_rows_and_checksum():
     rng = np.random.default_rng(3)
     layers = layers_for(rng)[:1]
     dut = make_host(out_depth=128)
-    loads, descs = place(layers, dut.top.engine)
+    loads, descs = place_commands(dut.top.engine, layers)
     lay = dut.top.config.lut
     want = out_entries(layer_reference(layers[0]), LANES)
     layout = dut.regmap.layouts["out"]

@@ -12,7 +12,7 @@ from rtl.top import pack_descriptor
 from sw_scheduler.formats import PRIORITY_LEVELS
 from sw_scheduler.records import Request
 
-__all__ = ["density_layers", "make_plan", "make_requests", "place", "rand_int8"]
+__all__ = ["density_layers", "make_plan", "make_requests", "place_commands", "rand_int8"]
 
 
 def make_requests(rng, cfg, n, *, gap=(0, 400), slo=(-2000, 20_000), first=0):
@@ -64,9 +64,10 @@ def density_layers(rng):
 
 
 
-def place(layers, engine):
-    """Buffer writes and descriptors of ``layers`` laid out back to back in every buffer of
-    ``engine`` (anything with ``lanes``, ``max_k`` and ``depths``)."""
+def place_commands(engine, layers):
+    """:func:`rtl.accelerator.harness.place` with each layer's command packed as a top
+    descriptor: ``(loads, descriptors)`` of ``layers`` laid out back to back in every
+    buffer of ``engine`` (anything with ``lanes``, ``max_k`` and ``depths``)."""
     loads, bases = harness_place(engine, layers)
     descs = [pack_descriptor(layer_command(ly, bases=b)) for ly, b in zip(layers, bases)]
     return loads, descs
